@@ -263,7 +263,9 @@ class Store:
             else:
                 kept = existing.clear()
             body = pl.concat([kept, body], how="diagonal_relaxed") if kept.height else body
-        body = body.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
+        order = [c for c in spec.sort_by if c not in spec.partition_by]
+        if order:
+            body = body.sort(order, nulls_last=True, maintain_order=True)
         tmp = staging / f"{uuid.uuid4().hex}.parquet"
         body.write_parquet(tmp, compression="zstd", statistics=True)
         digest = sha256_file(tmp)
