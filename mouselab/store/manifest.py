@@ -122,6 +122,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the manifest is as readable as the data files
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
