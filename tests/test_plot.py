@@ -103,6 +103,11 @@ def test_measure_by_condition_and_participant_effects():
     eff = plot.participant_effects(measures, measure="MAD", reference="low")
     data = [d for d in eff.to_dict()["datasets"].values() if "effect" in d[0]][0]
     assert len(data) == 8
+    # ids are hidden unless asked for: the chart must not be readable as a ranking of people
+    assert not any(str(row.get("participant", "")).startswith("P") for row in data)
+    labelled = plot.participant_effects(measures, measure="MAD", reference="low", show_ids=True)
+    data = [d for d in labelled.to_dict()["datasets"].values() if "effect" in d[0]][0]
+    assert {row["participant"] for row in data} == {f"P{i}" for i in range(8)}
     with pytest.raises(ValueError, match="not a level"):
         plot.participant_effects(measures, measure="MAD", reference="medium")
 

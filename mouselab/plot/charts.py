@@ -301,11 +301,16 @@ def participant_effects(
     title: str | None = None,
     width: int = 420,
     height: int | None = None,
+    show_ids: bool = False,
 ) -> alt.LayerChart:
     """Per-participant condition effect: mean of ``level`` minus mean of ``reference``, sorted, zero marked.
 
     ``measures`` is one row per trial with ``subject``, ``condition`` and ``measure``. Defaults: the
     first two condition levels in sorted order (``reference`` first). The dashed rule is the mean effect.
+
+    The chart shows the *spread* of effects, not who is where: participant ids are hidden by default so a
+    report cannot be read as a ranking of individuals. ``show_ids=True`` labels the rows with the
+    (pseudonymous) ids — use it only for data checks, never in a report that leaves the study team.
     """
     frame = _eager(measures)
     _require(frame, [subject, condition, measure], "participant_effects")
@@ -330,12 +335,20 @@ def participant_effects(
     ).drop_nulls().sort("effect")
     mean_effect = diffs["effect"].mean() if diffs.height else 0.0
     height = height or max(160, 12 * diffs.height)
-    y = alt.Y(f"{subject}:N", sort=alt.EncodingSortField("effect", order="ascending"), title=subject)
+    if not show_ids:
+        diffs = diffs.with_columns(pl.int_range(1, pl.len() + 1).cast(pl.String).alias(subject))
+    y = alt.Y(
+        f"{subject}:N",
+        sort=alt.EncodingSortField("effect", order="ascending"),
+        title=subject if show_ids else "participants (sorted by effect; ids hidden)",
+        axis=alt.Axis() if show_ids else alt.Axis(labels=False, ticks=False),
+    )
+    tooltip = [alt.Tooltip("effect:Q", format=".3g")] + ([f"{subject}:N"] if show_ids else [])
     dots = alt.Chart(diffs).mark_circle(size=60).encode(
         x=alt.X("effect:Q", title=f"{measure}: {level} − {reference}"),
         y=y,
         color=alt.condition(alt.datum.effect > 0, alt.value("#d62728"), alt.value("#1f77b4")),
-        tooltip=[f"{subject}:N", alt.Tooltip("effect:Q", format=".3g")],
+        tooltip=tooltip,
     )
     zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#555").encode(x="x:Q")
     avg = alt.Chart(pl.DataFrame({"x": [float(mean_effect or 0.0)]})).mark_rule(
