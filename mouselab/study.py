@@ -1,9 +1,24 @@
 """Study-level glue between the store and the pure layers: load trials from a store, compute measures,
-join trial covariates. Notebooks and the CLI call these so they hold no logic of their own."""
+join trial covariates. Notebooks and the CLI call these so they hold no logic of their own.
+
+Measures are computed **partition by partition** (one store file = one study x participant): each
+partition is read (only the columns the measures need), reduced to one row per trial and dropped, so memory
+holds the per-trial results, not the samples. Sample entropy's pooled tolerance needs every trial first:
+the first pass keeps each partition's time-normalised differences (about 8 bytes x 100 per trial) while
+they fit in ``entropy_memory_mb`` and re-reads the partitions beyond that in the second pass.
+
+The same passes run on a Dask distributed cluster (``scheduler="dask://host:port"`` or
+``"local-cluster"``): one task per partition, the exact per-trial sums gathered on the client, one second
+task per partition. Results are identical to the local run (the tolerance is combined exactly, every other
+number is computed per trial).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import polars as pl
 
@@ -12,6 +27,9 @@ from mouselab.store import Store
 TRIAL_KEY = ["study", "participant", "session", "trial"]
 #: trial covariates joined onto measures tables
 COVARIATES = ["trial_index", "condition", "correct", "response", "stimulus"]
+#: trial geometry handed to measures that need the target (HCI measures)
+GEOMETRY = ["start_x", "start_y", "target_x", "target_y", "target_w", "target_h"]
+_SAMPLE_COLUMNS = ["session", "trial", "t_ms", "x", "y"]
 
 
 def parse_participants(text: str | Sequence[str] | None) -> list[str] | None:
@@ -29,25 +47,225 @@ def trial_samples(store: Store, *, study: str | None = None, participants: Seque
     return store.scan("samples", study=study, participants=participants).filter(pl.col("trial").is_not_null())
 
 
+def session_samples(store: Store, *, study: str | None = None, participants: Sequence[str] | None = None,
+                    session: str | None = None) -> pl.LazyFrame:
+    """Free-use samples (``trial`` null), optionally of one session, pruned by partition."""
+    _check_known(store, study=study, participants=participants)
+    frame = store.scan("samples", study=study, participants=participants).filter(pl.col("trial").is_null())
+    return frame if session is None else frame.filter(pl.col("session") == session)
+
+
+# ----------------------------------------------------------------------------------------- partitions
+@dataclass(frozen=True)
+class Partition:
+    """One samples file of the store: its path, study, participant and row count."""
+
+    path: str
+    study: str
+    participant: str
+    rows: int
+
+
+def sample_partitions(store: Store, *, study: str | None = None,
+                      participants: Sequence[str] | None = None) -> list[Partition]:
+    """The samples files to read, in store order, with their partition values and rows (from the manifest)."""
+    wanted = set(participants) if participants is not None else None
+    out = []
+    for rel, entry in sorted(store.manifest.tables.get("samples", {}).items()):
+        part = entry.partition
+        if study is not None and part.get("study") != study:
+            continue
+        if wanted is not None and part.get("participant") not in wanted:
+            continue
+        out.append(Partition(str(store.path / "samples" / rel), part.get("study", ""), part.get("participant", ""),
+                             entry.rows))
+    return out
+
+
+def read_partition(part: Partition, *, trials_only: bool = True) -> pl.DataFrame:
+    """The columns measures need (session, trial, t_ms, x, y) of one samples file; trial rows only."""
+    frame = pl.read_parquet(part.path, columns=_SAMPLE_COLUMNS)
+    if trials_only and frame.get_column("trial").null_count():
+        frame = frame.filter(pl.col("trial").is_not_null())
+    return frame
+
+
+def _partition_chunk(part: Partition, targets: pl.DataFrame | None):
+    from mouselab.measures.compute import chunk_from_frame
+
+    frame = read_partition(part)
+    sub = None
+    if targets is not None and targets.height:
+        sub = targets.filter((pl.col("study") == part.study) & (pl.col("participant") == part.participant))
+    return chunk_from_frame(frame, keys=["session", "trial"],
+                            constant_keys={"study": part.study, "participant": part.participant}, targets=sub)
+
+
+def _first_pass(run, part: Partition, targets: pl.DataFrame | None, keep_diffs: bool):
+    """Task: read one partition and run the first pass (single-threaded; partitions run in parallel)."""
+    return run.first_pass(_partition_chunk(part, targets), n_threads=1, keep_diffs=keep_diffs)
+
+
+def _finish(run, part: Partition, partial, r: float | None, targets: pl.DataFrame | None):
+    """Task: (keys, values) of one partition's measures (re-reading it when its differences were dropped)."""
+    diffs = None
+    if run.needs_entropy and partial.diffs is None and partial.n_trials:
+        diffs = run.entropy_diffs(_partition_chunk(part, targets))
+    return partial.keys, run.finish_values(partial, r=r, diffs=diffs, n_threads=1), partial.constants
+
+
+def _entropy_sums(partial):
+    """Task: the small part of a first-pass result the client needs for the tolerance."""
+    from mouselab.measures.compute import PartialMeasures
+
+    return PartialMeasures(keys=partial.keys.clear(), values={}, entropy_sums=partial.entropy_sums,
+                           entropy_n=partial.entropy_n, constants=partial.constants)
+
+
+# ----------------------------------------------------------------------------------------- measures
 def trial_measures(
     store: Store,
     *,
     study: str | None = None,
     participants: Sequence[str] | None = None,
     preset: str = "mousetrap",
+    measures: Sequence[str] | None = None,
+    params: dict[str, Any] | None = None,
+    scheduler: str | None = None,
+    n_threads: int | None = None,
+    entropy_memory_mb: float = 512.0,
+    engine: Literal["auto", "numba", "numpy"] = "auto",
 ) -> pl.DataFrame:
-    """One row per trial: key columns, trial covariates, then the measures of ``preset``."""
-    from mouselab.measures import compute_measures
+    """One row per trial: key columns, trial covariates, then the measures of ``preset`` (or ``measures``).
 
-    samples = trial_samples(store, study=study, participants=participants)
-    measures = compute_measures(samples, preset=preset)
+    Parameters
+    ----------
+    store, study, participants:
+        The store and which partitions to read (None: all).
+    preset, measures, params:
+        What to compute (see :func:`mouselab.measures.compute_measures`). Target geometry
+        (``start_x/y, target_x/y/w/h``) is taken from the trials table when it has it.
+    scheduler:
+        None or ``"threads"``: this process, ``n_threads`` partitions at a time. ``"local-cluster"``: a
+        Dask ``LocalCluster`` started for this call; ``"dask://host:port"`` (or ``tcp://``): an existing
+        Dask scheduler whose workers can read the store path. Results are identical on every scheduler.
+    n_threads:
+        Partitions processed at once locally (None: the CPU count, at most 4).
+    entropy_memory_mb:
+        Memory for the time-normalised differences kept between the passes; partitions beyond it are read
+        twice.
+    engine:
+        ``"auto"``, ``"numba"`` or ``"numpy"`` (see :func:`~mouselab.measures.compute_measures`).
+    """
+    from mouselab.measures.compute import MeasureRun, default_threads
+
+    _check_known(store, study=study, participants=participants)
+    run = MeasureRun.create(preset=preset, measures=measures, params=params, engine=engine)
+    parts = [p for p in sample_partitions(store, study=study, participants=participants) if p.rows]
+    trials = _trials_table(store, study=study, participants=participants)
+    targets = trials.select([c for c in TRIAL_KEY + GEOMETRY if c in trials.columns]) \
+        if any(c in trials.columns for c in GEOMETRY) else None
+    if scheduler in (None, "", "threads", "local"):
+        if run.engine == "numba":
+            from mouselab.measures._kernels import warm_up_async
+
+            warm_up_async(entropy=run.needs_entropy)  # loads the compiled kernels while the first files are read
+        frames = _run_local(run, parts, targets, default_threads(n_threads), entropy_memory_mb)
+    else:
+        frames = _run_dask(run, parts, targets, scheduler)
+    frames = [f for f in frames if f[0].height]
+    if frames:
+        measures_frame = run.assemble([f[0] for f in frames], [f[1] for f in frames], [f[2] for f in frames])
+    else:  # no trial in the selection: an empty frame with the right columns
+        measures_frame = pl.DataFrame(schema={**{k: pl.String for k in TRIAL_KEY},
+                                              **{n: _dtype(n) for n in run.names}})
+    del frames  # the per-partition arrays: the assembled frame holds the same numbers
+    if not measures_frame.select(pl.struct(TRIAL_KEY).is_sorted()).item():  # partitions come in key order
+        measures_frame = measures_frame.sort(TRIAL_KEY)
+    present = [c for c in COVARIATES if c in trials.columns]
+    if not present:
+        return measures_frame
+    out = measures_frame.join(trials.select(TRIAL_KEY + present), on=TRIAL_KEY, how="left", maintain_order="left")
+    return out.select(TRIAL_KEY + present + list(run.names))
+
+
+def _dtype(name: str):
+    from mouselab.measures.registry import MEASURES
+
+    return MEASURES[name].dtype
+
+
+def _trials_table(store: Store, *, study: str | None, participants: Sequence[str] | None) -> pl.DataFrame:
     trials = store.scan("trials", study=study, participants=participants)
-    present = [c for c in COVARIATES if c in trials.collect_schema().names()]
-    covariates = trials.select(TRIAL_KEY + present).collect()
-    out = covariates.join(measures, on=TRIAL_KEY, how="right")
-    return out.select(TRIAL_KEY + present + [c for c in measures.columns if c not in TRIAL_KEY]).sort(
-        ["study", "participant", "session", "trial"]
-    )
+    names = trials.collect_schema().names()
+    wanted = TRIAL_KEY + [c for c in COVARIATES + GEOMETRY if c in names]
+    return trials.select(wanted).collect()
+
+
+def _run_local(run, parts: list[Partition], targets, threads: int, entropy_memory_mb: float) -> list:
+    budget = entropy_memory_mb * 2**20
+    kept = 0.0
+    partials = [None] * len(parts)
+
+    def first(i: int):
+        return _first_pass(run, parts[i], targets, keep_diffs=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for i, partial in enumerate(pool.map(first, range(len(parts)))):
+            if partial.diffs is not None:
+                if kept + partial.diffs_bytes > budget:
+                    partial.diffs = None  # re-read in the second pass
+                else:
+                    kept += partial.diffs_bytes
+            partials[i] = partial
+        r = run.tolerance(partials)
+
+        def second(i: int):
+            frame = _finish(run, parts[i], partials[i], r, targets)
+            partials[i] = None  # free the differences as soon as they are used
+            return frame
+
+        return list(pool.map(second, range(len(parts))))
+
+
+def dask_client(scheduler: str):
+    """A ``distributed.Client`` for ``"local-cluster"`` (2 in-process workers) or ``"dask://host:port"``."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("the dask scheduler needs dask.distributed: pip install 'mouselab[dask]'") from None
+    if scheduler == "local-cluster":
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+        return Client(cluster), cluster
+    address = scheduler
+    if address.startswith("dask://"):
+        address = "tcp://" + address[len("dask://"):]
+    if not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        raise ValueError(f"scheduler {scheduler!r}: use 'threads', 'local-cluster' or 'dask://host:port'")
+    return Client(address), None
+
+
+def _run_dask(run, parts: list[Partition], targets, scheduler) -> list:
+    if isinstance(scheduler, str):
+        client, cluster = dask_client(scheduler)
+        owned = True
+    else:  # an existing distributed.Client
+        client, cluster, owned = scheduler, None, False
+    try:
+        if targets is not None:  # send the (small) trial geometry to every worker once, not with every task
+            targets = client.scatter(targets, broadcast=True)
+        first = [client.submit(_first_pass, run, p, targets, True, pure=False) for p in parts]
+        sums = client.gather([client.submit(_entropy_sums, f) for f in first])
+        r = run.tolerance(sums)
+        second = [client.submit(_finish, run, p, f, r, targets, pure=False) for p, f in zip(parts, first)]
+        frames = client.gather(second)
+        del first, second
+        return frames
+    finally:
+        if owned:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _check_known(store: Store, *, study: str | None, participants: Sequence[str] | None) -> None:
@@ -60,3 +278,28 @@ def _check_known(store: Store, *, study: str | None, participants: Sequence[str]
         unknown = sorted(set(participants) - have)
         if unknown:
             raise ValueError(f"participant(s) {', '.join(unknown)} not in the store {store.path}")
+
+
+__all__ = [
+    "COVARIATES", "GEOMETRY", "TRIAL_KEY", "Partition", "dask_client", "parse_participants", "read_partition",
+    "sample_partitions", "session_samples", "trial_measures", "trial_samples",
+]
+
+
+def session_measures(
+    store: Store,
+    *,
+    study: str | None = None,
+    participants: Sequence[str] | None = None,
+    params: dict[str, Any] | None = None,
+) -> pl.DataFrame:
+    """One row per free-use session (samples with a null trial + events): see
+    :func:`mouselab.measures.session_measures`. ``params`` holds its keyword arguments (thresholds)."""
+    from mouselab.measures.session import session_measures as compute
+
+    samples = session_samples(store, study=study, participants=participants)
+    events = store.scan("events", study=study, participants=participants)
+    out = compute(samples, events, **(params or {}))
+    sessions = samples.select("study", "participant", "session").unique().collect()
+    return out.join(sessions, on=["study", "participant", "session"], how="semi").sort(
+        ["study", "participant", "session"])

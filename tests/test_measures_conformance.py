@@ -18,6 +18,7 @@ from mouselab.measures import (
     PRESETS,
     aggregate,
     aggregate_per_subject,
+    aggregate_time_normalized,
     check_bimodality,
     compute_measures,
     sample_measures,
@@ -159,6 +160,10 @@ def test_aggregate_time_normalised_trajectories_per_condition() -> None:
     assert ours.height == ref.height == 202
     for mine, theirs in {"t_ms": "timestamps", "x": "xpos", "y": "ypos"}.items():
         assert _max_abs_diff(ours[mine], ref[theirs]) <= TOL, mine
+    wrapped = aggregate_time_normalized(tn, by=["Condition"], subject="participant")
+    assert wrapped.columns == ours.columns and wrapped.height == ours.height
+    for col in ("t_ms", "x", "y"):
+        assert _max_abs_diff(wrapped[col], ours[col]) <= 1e-9, col
 
 
 def test_bimodality_matches_mt_check_bimodality() -> None:
@@ -175,3 +180,21 @@ def test_bimodality_matches_mt_check_bimodality() -> None:
     assert joined.height == ref.height == 60
     worst = joined.with_columns((pl.col("value") - pl.col("value_ref")).abs().alias("d")).sort("d").row(-1)
     assert _max_abs_diff(joined["value"], joined["value_ref"]) <= TOL, worst
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_numpy_engine_matches_mousetrap_too(dataset: str) -> None:
+    """The reference NumPy engine (used without numba) is held to the same 1e-6 as the compiled one."""
+    ref = _read(f"{dataset}_measures.csv")
+    ours = compute_measures(samples(dataset), preset="mousetrap", engine="numpy")
+    joined = ours.join(ref, left_on="trial", right_on="mt_id", how="inner", suffix="_ref")
+    assert joined.height == ref.height
+    off = {c: d for c in PRESETS["mousetrap"] if not (d := _max_abs_diff(joined[c], joined[f"{c}_ref"])) <= TOL}
+    assert not off, f"{dataset}: {off}"
+
+
+def test_submovement_counts_on_kh2017_are_plausible() -> None:
+    """Velocity-peak segmentation: a primary movement plus at most one correction in a typical trial."""
+    vp = compute_measures(samples("KH2017"), measures=["velocity_peaks"])["velocity_peaks"]
+    assert vp.median() <= 2 and vp.min() >= 1
+    assert (vp <= 2).mean() > 0.6

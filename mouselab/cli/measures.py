@@ -1,4 +1,4 @@
-"""``mouselab measures``: compute trial measures from a store, or list the measure registry."""
+"""``mouselab measures``: compute trial or session measures from a store, list the registry, write its docs."""
 
 from __future__ import annotations
 
@@ -7,33 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.group("measures", invoke_without_command=True)
-@click.option("--store", "store_path", type=click.Path(file_okay=False, path_type=Path), help="Store folder.")
-@click.option("--preset", default="mousetrap", show_default=True, help="Measure preset: mousetrap, kinematic or all.")
-@click.option("--study", default=None, help="Only this study (default: every study in the store).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file, .csv or .parquet: one row per trial.")
-@click.pass_context
-def command(ctx: click.Context, store_path: Path | None, preset: str, study: str | None, out_path: Path | None) -> None:
-    """Compute one row of measures per trial for every trial in a store.
-
-    The mousetrap preset uses mousetrap's column names and conventions (see `mouselab measures list`).
-    Trial covariates (trial_index, condition, correct) are joined from the trials table.
-
-    \b
-    Example:
-      mouselab measures --store kh2017 --preset mousetrap --out measures.csv
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    if store_path is None or out_path is None:
-        raise click.UsageError("give --store and --out (or use `mouselab measures list`)")
-    if out_path.suffix.lower() not in (".csv", ".parquet"):
-        raise click.UsageError(f"--out {out_path}: use a .csv or .parquet file name")
-    from mouselab.study import trial_measures
-    from mouselab.store import Store
-
-    table = trial_measures(Store(store_path), preset=preset, study=study)
+def _write(table, out_path: Path) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")
     if out_path.suffix.lower() == ".csv":
@@ -41,25 +15,143 @@ def command(ctx: click.Context, store_path: Path | None, preset: str, study: str
     else:
         table.write_parquet(tmp)
     tmp.replace(out_path)
+
+
+def _params(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.UsageError(f"--param {pair!r}: use NAME=VALUE, e.g. --param hover_threshold_ms=500")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _check_out(out_path: Path | None) -> None:
+    if out_path is not None and out_path.suffix.lower() not in (".csv", ".parquet"):
+        raise click.UsageError(f"--out {out_path}: use a .csv or .parquet file name")
+
+
+@click.group("measures", invoke_without_command=True)
+@click.option("--store", "store_path", type=click.Path(file_okay=False, path_type=Path), help="Store folder.")
+@click.option("--preset", default="mousetrap", show_default=True,
+              help="Measure preset: mousetrap, kinematic, hci or all.")
+@click.option("--measures", "measure_names", default=None,
+              help="Comma-separated measure names instead of a preset (see `mouselab measures list`).")
+@click.option("--param", "param_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Set a measure parameter (repeatable), e.g. --param hover_threshold_ms=500.")
+@click.option("--study", default=None, help="Only this study (default: every study in the store).")
+@click.option("--participants", default=None, help="Comma-separated participant ids (default: all).")
+@click.option("--scheduler", default="threads", show_default=True,
+              help="Where to compute: threads (this machine), local-cluster (a Dask LocalCluster) or "
+                   "dask://host:port (a running Dask scheduler whose workers can read the store).")
+@click.option("--threads", "n_threads", type=int, default=None, help="Partitions computed at once (threads).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file, .csv or .parquet: one row per trial.")
+@click.pass_context
+def command(ctx: click.Context, store_path: Path | None, preset: str, measure_names: str | None,
+            param_pairs: tuple[str, ...], study: str | None, participants: str | None, scheduler: str,
+            n_threads: int | None, out_path: Path | None) -> None:
+    """Compute one row of measures per trial for every trial in a store.
+
+    The mousetrap preset uses mousetrap's column names, conventions and quirks (see `mouselab measures list`
+    and docs/measures.md). Trial covariates (trial_index, condition, correct, ...) are joined from the trials
+    table, and target geometry (target_x/y/w/h) is passed to the measures that need it. Partitions are read
+    one at a time, so memory holds results, not the store.
+
+    \b
+    Examples:
+      mouselab measures --store kh2017 --preset mousetrap --out measures.csv
+      mouselab measures --store st --preset hci --param curvature_step_px=5 --out hci.parquet
+      mouselab measures --store st --scheduler dask://10.0.0.5:8786 --out m.parquet
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if store_path is None or out_path is None:
+        raise click.UsageError("give --store and --out (or use `mouselab measures list | docs | session`)")
+    _check_out(out_path)
+    from mouselab.store import Store
+    from mouselab.study import parse_participants, trial_measures
+
+    names = [n.strip() for n in measure_names.split(",") if n.strip()] if measure_names else None
+    table = trial_measures(Store(store_path), preset=preset, measures=names, params=_params(param_pairs),
+                           study=study, participants=parse_participants(participants), scheduler=scheduler,
+                           n_threads=n_threads)
+    _write(table, out_path)
     click.echo(f"{table.height:,} trials x {table.width} columns -> {out_path}")
+
+
+@command.command("session")
+@click.option("--store", "store_path", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Store folder.")
+@click.option("--study", default=None, help="Only this study.")
+@click.option("--participants", default=None, help="Comma-separated participant ids (default: all).")
+@click.option("--param", "param_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Set a session threshold, e.g. --param idle_gap_ms=60000.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file, .csv or .parquet: one row per free-use session.")
+def session_cmd(store_path: Path, study: str | None, participants: str | None, param_pairs: tuple[str, ...],
+                out_path: Path) -> None:
+    """Session measures of free-use recordings (samples without a trial + events): active and idle time,
+    click and scroll rates, movement per active minute, repetitive movement and time-on-task drift."""
+    _check_out(out_path)
+    from mouselab.measures.registry import PARAMETERS
+    from mouselab.store import Store
+    from mouselab.study import parse_participants, session_measures
+
+    raw = _params(param_pairs)
+    unknown = [k for k in raw if k not in PARAMETERS]
+    if unknown:
+        raise click.UsageError(f"unknown parameter(s) {', '.join(unknown)}; see `mouselab measures list`")
+    params = {k: PARAMETERS[k].cast(v) for k, v in raw.items()}
+    table = session_measures(Store(store_path), study=study, participants=parse_participants(participants),
+                             params=params)
+    _write(table, out_path)
+    click.echo(f"{table.height:,} sessions x {table.width} columns -> {out_path}")
 
 
 @command.command("list")
 @click.option("--preset", default=None, help="Only the measures of this preset.")
+@click.option("--level", type=click.Choice(["trial", "session", "sample"]), default=None, help="Only this level.")
 @click.option("--markdown", is_flag=True, help="Print a Markdown table.")
-def list_cmd(preset: str | None, markdown: bool) -> None:
-    """Print the measure registry: name, unit, level, mousetrap name, definition."""
+def list_cmd(preset: str | None, level: str | None, markdown: bool) -> None:
+    """Print the measure registry: name, unit, level, parameters, mousetrap name, definition, reference."""
+    import polars as pl
+
     from mouselab.measures.registry import list_measures
 
     table = list_measures(preset=preset) if preset else list_measures()
-    cols = [c for c in ("name", "unit", "level", "mousetrap_name", "definition") if c in table.columns]
+    if level:
+        table = table.filter(pl.col("level") == level)
+    cols = ["name", "unit", "level", "parameters", "mousetrap_name", "definition", "reference"]
     if markdown:
         click.echo("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
         for row in table.select(cols).iter_rows():
-            click.echo("| " + " | ".join("" if v is None else str(v) for v in row) + " |")
+            click.echo("| " + " | ".join("" if v is None else str(v).replace("|", "\\|") for v in row) + " |")
         return
     for row in table.select(cols).iter_rows(named=True):
         mt = f"  [mousetrap: {row['mousetrap_name']}]" if row.get("mousetrap_name") else ""
-        click.echo(f"{row['name']:<26} {row['unit']:<10} {row['level']:<8}{mt}")
+        click.echo(f"{row['name']:<28} {row['unit']:<10} {row['level']:<8}{mt}")
+        if row.get("parameters"):
+            click.echo(f"    parameters: {row['parameters']}")
         if row.get("definition"):
-            click.echo(f"    {row['definition'][:160]}")
+            click.echo(f"    {row['definition']}")
+        if row.get("reference"):
+            click.echo(f"    ref: {row['reference'][:200]}")
+
+
+@command.command("docs")
+@click.option("--out", "out_path", default="docs/measures.md", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Where to write the reference.")
+@click.option("--check", is_flag=True, help="Only check that the file is up to date (exit 1 when stale).")
+def docs_cmd(out_path: Path, check: bool) -> None:
+    """Write (or check) the generated measure reference docs/measures.md."""
+    from mouselab.measures.docs import render_reference, write_reference
+
+    if check:
+        current = out_path.read_text(encoding="utf-8") if out_path.exists() else ""
+        if current != render_reference():
+            raise click.ClickException(f"{out_path} is stale; run `mouselab measures docs --out {out_path}`")
+        click.echo(f"ok: {out_path} is up to date")
+        return
+    click.echo(f"wrote {write_reference(out_path)}")

@@ -110,11 +110,17 @@ class TrialArrays:
     y: np.ndarray
     segs: Segments
     params: dict[str, Any] = field(default_factory=dict)
+    geometry: dict[str, np.ndarray] = field(default_factory=dict)
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def param(self, name: str) -> Any:
         """Value of parameter ``name`` for this call (its registry default when not given)."""
         return self.params[name] if name in self.params else PARAMETERS[name].default
+
+    def geo(self, name: str) -> np.ndarray:
+        """Per-trial geometry column ``name`` (e.g. ``target_x``); all NaN when not supplied."""
+        values = self.geometry.get(name)
+        return np.full(self.segs.n_trials, np.nan) if values is None else values
 
     def cached(self, name: str, compute: Callable[[TrialArrays], Any]) -> Any:
         """``compute(self)`` once per context under ``name`` (for intermediates defined outside this class)."""

@@ -14,12 +14,12 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from mouselab.measures import entropy, spatial, temporal
+from mouselab.measures import entropy, kinematic, spatial, target, temporal, types
 from mouselab.measures._context import TrialArrays
 from mouselab.measures._params import PARAMETERS, Parameter
 
-__all__ = ["MEASURES", "PARAMETERS", "PRESETS", "SAMPLE_MEASURES", "Measure", "Parameter", "list_measures",
-           "resolve_measures"]
+__all__ = ["MEASURES", "PARAMETERS", "PRESETS", "SAMPLE_MEASURES", "SESSION_MEASURES", "Measure", "Parameter",
+           "list_measures", "resolve_measures"]
 
 Level = Literal["sample", "trial", "session"]
 
@@ -40,6 +40,27 @@ MEYER_1988 = (
     "Meyer, D. E., Abrams, R. A., Kornblum, S., Wright, C. E., & Smith, J. E. K. (1988). Optimality in human "
     "motor performance: Ideal control of rapid aimed movements. Psychological Review, 95(3), 340-370."
 )
+FLASH_HOGAN_1985 = (
+    "Flash, T., & Hogan, N. (1985). The coordination of arm movements: An experimentally confirmed mathematical "
+    "model. Journal of Neuroscience, 5(7), 1688-1703; Hogan, N., & Sternad, D. (2009). Sensitivity of smoothness "
+    "measures to movement duration, amplitude, and arrests. Journal of Motor Behavior, 41(6), 529-534."
+)
+MACKENZIE_1992 = (
+    "MacKenzie, I. S. (1992). Fitts' law as a research and design tool in human-computer interaction. "
+    "Human-Computer Interaction, 7, 91-139; Soukoreff, R. W., & MacKenzie, I. S. (2004). Towards a standard for "
+    "pointing device evaluation. International Journal of Human-Computer Studies, 61(6), 751-789; ISO 9241-9."
+)
+WULFF_2019 = (
+    "Wulff, D. U., Haslbeck, J. M. B., Kieslich, P. J., Henninger, F., & Schulte-Mecklenbeck, M. (2019). "
+    "Mouse-tracking: Detecting types in movement trajectories. In A Handbook of Process Tracing Methods "
+    "(pp. 131-145). Routledge; Wulff, D. U., Kieslich, P. J., Henninger, F., Haslbeck, J. M. B., & "
+    "Schulte-Mecklenbeck, M. (2023). Movement tracking of psychological processes: A tutorial using mousetrap."
+)
+SESSION_REF = (
+    "mouselab definition (see mouselab.measures.session); idle periods as in activity logging, e.g. "
+    "Hurst, A., Mankoff, J., & Hudson, S. E. (2008). Understanding pointing problems in real world computing "
+    "environments. ASSETS 2008, 43-50."
+)
 HEHMAN_2015 = (
     "Hehman, E., Stolier, R. M., & Freeman, J. B. (2015). Advanced mouse-tracking analytic techniques for "
     "enhancing psychological science. Group Processes & Intergroup Relations, 18(3), 384-401; "
@@ -56,7 +77,7 @@ class Measure:
     level: Level
     definition: str
     reference: str
-    func: Callable[[TrialArrays], np.ndarray]
+    func: Callable[[TrialArrays], np.ndarray] | None
     mousetrap_name: str | None = None
     parameters: tuple[str, ...] = ()
     dtype: type[pl.DataType] = pl.Float64
@@ -66,11 +87,18 @@ class Measure:
         return {p: PARAMETERS[p].default for p in self.parameters}
 
 
-def _m(name: str, func: Callable[[TrialArrays], np.ndarray], unit: str, definition: str, *,
-       reference: str = KIESLICH_2019, mousetrap: bool = True, params: tuple[str, ...] = (),
+def _m(name: str, func: Callable[[TrialArrays], np.ndarray] | None, unit: str, definition: str, *,
+       reference: str = KIESLICH_2019, mousetrap: bool | str = True, params: tuple[str, ...] = (),
+       dtype: type[pl.DataType] = pl.Float64, level: Level = "trial") -> Measure:
+    mt_name = (name if mousetrap is True else mousetrap) if mousetrap else None
+    return Measure(name=name, unit=unit, level=level, definition=definition, reference=reference, func=func,
+                   mousetrap_name=mt_name, parameters=params, dtype=dtype)
+
+
+def _s(name: str, unit: str, definition: str, *, params: tuple[str, ...] = (),
        dtype: type[pl.DataType] = pl.Float64) -> Measure:
-    return Measure(name=name, unit=unit, level="trial", definition=definition, reference=reference, func=func,
-                   mousetrap_name=name if mousetrap else None, parameters=params, dtype=dtype)
+    return _m(name, None, unit, definition, reference=SESSION_REF, mousetrap=False, params=params, dtype=dtype,
+              level="session")
 
 
 _DEV = "Signed perpendicular deviation of each sample from the straight line from the trial's first to last sample"
@@ -112,13 +140,17 @@ _MEASURE_LIST: tuple[Measure, ...] = (
     _m("total_dist", spatial.total_dist, "px", "Length of the travelled path: sum of Euclidean steps."),
     _m("vel_max", temporal.vel_max, "px/ms", "Largest step speed (step length / step duration)."),
     _m("vel_max_time", temporal.vel_max_time, "ms",
-       "Timestamp of sample k-1 for the first fastest step k-1 -> k (mousetrap reports t[k-1]: its intended "
-       "mean of t[k-1] and t[k] is cut to the first element by R's ifelse())."),
+       "Timestamp of sample k-1 for the first fastest step k-1 -> k (mousetrap quirk, reproduced: its intended "
+       "mean of t[k-1] and t[k] is cut to the first element by R's ifelse(); the kinematic preset's "
+       "peak_velocity_time uses the midpoint)."),
     _m("vel_min", temporal.vel_min, "px/ms",
-       "Smallest step speed; 0 by construction because the first sample's speed is padded with 0 (mousetrap)."),
+       "Smallest step speed; 0 by construction because the first sample's speed is padded with 0 (mousetrap quirk, "
+       "reproduced; the kinematic preset's min_velocity uses real steps only)."),
     _m("vel_min_time", temporal.vel_min_time, "ms", "Time of the smallest speed (the first timestamp in practice)."),
     _m("acc_max", temporal.acc_max, "px/ms^2",
-       "Largest acceleration (vel[k+1] - vel[k]) / dt[k], dt[k] being the step into sample k (mousetrap)."),
+       "Largest acceleration (vel[k+1] - vel[k]) / dt[k], dt[k] being the step into sample k, not the time "
+       "between the two speeds (mousetrap quirk, reproduced; the kinematic preset's peak_acceleration divides by "
+       "the time between the steps' midpoints)."),
     _m("acc_max_time", temporal.acc_max_time, "ms", "Timestamp of sample k where acc_max is first reached."),
     _m("acc_min", temporal.acc_min, "px/ms^2", "Smallest acceleration (as acc_max)."),
     _m("acc_min_time", temporal.acc_min_time, "ms", "Timestamp of sample k where acc_min is first reached."),
@@ -139,15 +171,114 @@ _MEASURE_LIST: tuple[Measure, ...] = (
        "Total duration of the pauses counted by micro_hesitation_count.",
        reference=f"{MEYER_1988}; {FREEMAN_2010}", mousetrap=False,
        params=("pause_threshold_ms", "pause_speed_px_per_ms")),
-    _m("velocity_peaks", temporal.velocity_peaks, "count",
-       "Local maxima (plateaus once) of the speed smoothed by a centred moving average of "
-       "peak_smoothing_samples samples, at least peak_min_speed_fraction of the trial's peak smoothed speed; "
-       "an index of submovements.", reference=MEYER_1988, mousetrap=False,
-       params=("peak_smoothing_samples", "peak_min_speed_fraction"), dtype=pl.Int64),
+    _m("velocity_peaks", kinematic.velocity_peaks, "count",
+       "Number of submovements by velocity-peak segmentation: local maxima of the speed smoothed over "
+       "peak_smoothing_ms that reach peak_min_speed_fraction of the trial's top smoothed speed; consecutive peaks "
+       "count separately only when the speed between them dips to peak_valley_fraction of the lower peak "
+       "(otherwise they are one submovement).", reference=MEYER_1988, mousetrap=False,
+       params=("peak_smoothing_ms", "peak_min_speed_fraction", "peak_valley_fraction"), dtype=pl.Int64),
+    _m("hovers", kinematic.hovers, "count",
+       "Number of still periods (no change of position) lasting longer than hover_threshold_ms; the initial "
+       "still phase counts unless hover_include_initial is false.", mousetrap=True,
+       params=("hover_threshold_ms", "hover_include_initial"), dtype=pl.Int64),
+    _m("hover_time", kinematic.hover_time, "ms", "Total duration of the hovers.", mousetrap=True,
+       params=("hover_threshold_ms", "hover_include_initial")),
+    # -- kinematic (clean definitions) ------------------------------------------------------------------
+    _m("peak_velocity", kinematic.peak_velocity, "px/ms",
+       "Largest step speed (step length / step duration); NaN for single-sample trials.",
+       reference=MEYER_1988, mousetrap=False),
+    _m("peak_velocity_time", kinematic.peak_velocity_time, "ms",
+       "Time of the first fastest step: the midpoint of its two timestamps.", reference=MEYER_1988,
+       mousetrap=False),
+    _m("peak_velocity_relative_time", kinematic.peak_velocity_relative_time, "fraction",
+       "When the speed peaks as a fraction of the movement, from onset (last sample before the first movement) "
+       "to the end of the last movement; NaN when the cursor never moves.", reference=MEYER_1988, mousetrap=False),
+    _m("min_velocity", kinematic.min_velocity, "px/ms", "Smallest step speed over the real steps (no padding).",
+       mousetrap=False),
+    _m("peak_acceleration", kinematic.peak_acceleration, "px/ms^2",
+       "Largest change of speed between consecutive steps divided by the time between their midpoints.",
+       reference=FLASH_HOGAN_1985, mousetrap=False),
+    _m("peak_deceleration", kinematic.peak_deceleration, "px/ms^2",
+       "Most negative change of speed between consecutive steps divided by the time between their midpoints.",
+       reference=FLASH_HOGAN_1985, mousetrap=False),
+    _m("jerk_mean", kinematic.jerk_mean, "px/ms^3",
+       "Time-weighted mean magnitude of the jerk vector (third finite difference of position over time, "
+       "velocity vectors at step midpoints); still phases count.", reference=FLASH_HOGAN_1985, mousetrap=False),
+    _m("jerk_rms", kinematic.jerk_rms, "px/ms^3",
+       "Root mean square of the jerk magnitude, time-weighted (sqrt(720) D/T^3 for a straight minimum-jerk "
+       "reach of amplitude D and duration T).", reference=FLASH_HOGAN_1985, mousetrap=False),
+    _m("curvature", kinematic.curvature, "rad/px",
+       "Mean absolute curvature: sum of absolute turning angles of the path resampled every curvature_step_px px "
+       "of arc length, divided by the resampled length (0 straight, 1/R on a circle of radius R).",
+       reference=MACKENZIE_2001, mousetrap=False, params=("curvature_step_px",)),
+    # -- HCI pointing (need target geometry) ------------------------------------------------------------
+    _m("overshoot", target.overshoot, "px",
+       "Distance the cursor went beyond the target's far edge along the task axis (start -> target centre); 0 "
+       "when it stopped short or inside; NaN without target geometry.", reference=MACKENZIE_2001,
+       mousetrap=False),
+    _m("target_reentries", target.target_reentries, "count",
+       "Times the cursor entered the target rectangle again after leaving it (entries - 1, at least 0); NaN "
+       "without target geometry.", reference=MACKENZIE_2001, mousetrap=False, dtype=pl.Int64),
+    _m("fitts_amplitude", target.fitts_amplitude, "px", "Nominal amplitude A: distance start -> target centre.",
+       reference=MACKENZIE_1992, mousetrap=False),
+    _m("fitts_width", target.fitts_width, "px", "Nominal width W: the target's extent along the task axis.",
+       reference=MACKENZIE_1992, mousetrap=False),
+    _m("fitts_id", target.fitts_id, "bits", "Nominal index of difficulty, Shannon formulation log2(A/W + 1).",
+       reference=MACKENZIE_1992, mousetrap=False),
+    _m("endpoint_deviation", target.endpoint_deviation, "px",
+       "Signed distance of the last sample from the target centre along the task axis (positive beyond it); "
+       "its SD per condition gives the effective width We = 4.133 SD (ISO 9241-9).", reference=MACKENZIE_1992,
+       mousetrap=False),
+    # -- trajectory types -------------------------------------------------------------------------------
+    _m("prototype", types.prototype, "-",
+       "Nearest of five trajectory prototypes (straight, mild_curvature, continuous_com, discrete_com, "
+       "double_discrete_com) after aligning start/end to (0,0)/(-1,1.5) and length normalisation to "
+       "prototype_n_points; distance = sum of pointwise Euclidean distances.", reference=WULFF_2019,
+       mousetrap="prototype_label (mt_map)", params=("prototype_n_points",), dtype=pl.String),
+    _m("prototype_distance", types.prototype_distance, "mt units",
+       "Distance to the nearest prototype (sum of pointwise distances in the normalised frame).",
+       reference=WULFF_2019, mousetrap="min_dist (mt_map)", params=("prototype_n_points",)),
+    # -- session level (mouselab.measures.session_measures) ---------------------------------------------
+    _s("duration_ms", "ms", "From the first to the last input or event of the session."),
+    _s("active_time_ms", "ms", "duration_ms minus idle_time_ms.", params=("idle_gap_ms",)),
+    _s("idle_time_ms", "ms",
+       "Union of the idle_start..idle_end periods and of gaps between inputs longer than idle_gap_ms.",
+       params=("idle_gap_ms",)),
+    _s("clicks", "count", "Number of click_down events.", dtype=pl.Int64),
+    _s("click_rate_per_min", "1/min", "click_down events per active minute.", params=("idle_gap_ms",)),
+    _s("scrolls", "count", "Number of scroll events.", dtype=pl.Int64),
+    _s("scroll_rate_per_min", "1/min", "scroll events per active minute.", params=("idle_gap_ms",)),
+    _s("movement_px", "px", "Cursor path length (steps spanning idle periods excluded)."),
+    _s("movement_px_per_active_min", "px/min", "movement_px per active minute.", params=("idle_gap_ms",)),
+    _s("movements", "count",
+       "Movements: the path cut wherever the cursor stays still for movement_gap_ms; at least 3 samples and "
+       "min_movement_px of path.", params=("movement_gap_ms", "min_movement_px"), dtype=pl.Int64),
+    _s("movement_speed_mean", "px/ms", "Mean over movements of path / duration.",
+       params=("movement_gap_ms", "min_movement_px")),
+    _s("speed_drift_per_min", "px/ms/min",
+       "Least-squares slope of movement speed on the movement's start time (minutes into the session); negative "
+       "= slowing down (time-on-task / fatigue).", params=("movement_gap_ms", "min_movement_px")),
+    _s("efficiency_drift_per_min", "1/min",
+       "Least-squares slope of movement path efficiency on time into the session.",
+       params=("movement_gap_ms", "min_movement_px")),
+    _s("hesitation_drift_per_min", "1/min",
+       "Least-squares slope of hesitations per movement (internal still periods of pause_threshold_ms or longer) "
+       "on time into the session.", params=("movement_gap_ms", "min_movement_px", "pause_threshold_ms")),
+    _s("repetitive_bouts", "count",
+       "Bouts of rapid back-and-forth movement: at least repetitive_min_strokes consecutive strokes along x or y, "
+       "each >= repetitive_min_amplitude_px, <= repetitive_max_stroke_ms and within a factor 2 of the previous "
+       "stroke's amplitude; overlapping x and y bouts merged.",
+       params=("repetitive_min_strokes", "repetitive_min_amplitude_px", "repetitive_max_stroke_ms",
+               "movement_gap_ms"), dtype=pl.Int64),
+    _s("repetitive_time_ms", "ms", "Total duration of the repetitive bouts.",
+       params=("repetitive_min_strokes", "repetitive_min_amplitude_px", "repetitive_max_stroke_ms",
+               "movement_gap_ms")),
 )
 
 #: All trial-level measures by name.
-MEASURES: dict[str, Measure] = {m.name: m for m in _MEASURE_LIST}
+MEASURES: dict[str, Measure] = {m.name: m for m in _MEASURE_LIST if m.level == "trial"}
+#: Session-level measures (computed by :func:`mouselab.measures.session_measures`), by name.
+SESSION_MEASURES: dict[str, Measure] = {m.name: m for m in _MEASURE_LIST if m.level == "session"}
 
 #: Per-sample quantities (``mouselab.measures.sample_measures``), listed for documentation.
 SAMPLE_MEASURES: dict[str, tuple[str, str]] = {
@@ -166,14 +297,22 @@ _MOUSETRAP = [
     "acc_max", "acc_max_time", "acc_min", "acc_min_time", "sample_entropy",
 ]
 _KINEMATIC = [
-    "RT", "initiation_time", "idle_time", "total_dist", "path_efficiency", "vel_max", "vel_max_time",
-    "acc_max", "acc_min", "micro_hesitation_count", "micro_hesitation_time", "velocity_peaks",
+    "RT", "initiation_time", "idle_time", "total_dist", "path_efficiency", "curvature", "peak_velocity",
+    "peak_velocity_time", "peak_velocity_relative_time", "min_velocity", "peak_acceleration", "peak_deceleration",
+    "jerk_mean", "jerk_rms", "velocity_peaks", "micro_hesitation_count", "micro_hesitation_time", "hovers",
+    "hover_time",
+]
+_HCI = [
+    "RT", "initiation_time", "total_dist", "path_efficiency", "curvature", "peak_velocity",
+    "peak_velocity_relative_time", "jerk_rms", "velocity_peaks", "micro_hesitation_count", "overshoot",
+    "target_reentries", "fitts_amplitude", "fitts_width", "fitts_id", "endpoint_deviation",
 ]
 
 #: Named lists of measures (plain data).
 PRESETS: dict[str, list[str]] = {
     "mousetrap": _MOUSETRAP,
     "kinematic": _KINEMATIC,
+    "hci": _HCI,
     "all": list(MEASURES),
 }
 
@@ -186,6 +325,9 @@ def resolve_measures(*, preset: str | None = None, measures: list[str] | tuple[s
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
         names = list(PRESETS[preset])
+    session = [n for n in names if n in SESSION_MEASURES]
+    if session:
+        raise ValueError(f"{', '.join(map(repr, session))} are session-level measures; use session_measures()")
     unknown = [n for n in names if n not in MEASURES]
     if unknown:
         raise ValueError(f"unknown measure(s) {', '.join(map(repr, unknown))}; see list_measures()")
@@ -203,7 +345,7 @@ def list_measures(*, preset: str | None = None) -> pl.DataFrame:
             pl.col("name").replace_strict({n: i for i, n in enumerate(names)}, default=len(names),
                                           return_dtype=pl.Int64))
     rows = []
-    for m in MEASURES.values():
+    for m in [*MEASURES.values(), *SESSION_MEASURES.values()]:
         rows.append({
             "name": m.name,
             "level": m.level,

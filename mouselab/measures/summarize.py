@@ -90,3 +90,20 @@ def aggregate(
     per_subject = aggregate_per_subject(measures, by=by, subject=subject, columns=columns)
     cols = [c for c in per_subject.columns if c not in (subject, *by)]
     return per_subject.group_by(by).agg([pl.col(c).mean() for c in cols]).sort(by)
+
+
+def aggregate_time_normalized(
+    trajectories: FrameLike,
+    *,
+    by: Sequence[str],
+    subject: str | None = None,
+    step: str = "step",
+    columns: Sequence[str] = ("t_ms", "x", "y"),
+) -> pl.DataFrame:
+    """Average time-normalised trajectories per group (mousetrap's ``mt_aggregate(use = "tn_trajectories")``).
+
+    ``trajectories`` is the output of :func:`mouselab.preprocess.time_normalize` joined with the grouping
+    columns ``by`` (e.g. the condition). Positions are averaged per group and time step; with ``subject``
+    per subject first, then over subjects (every subject weighs the same). Rows sorted by ``by`` and step.
+    """
+    return aggregate(trajectories, by=[*by, step], subject=subject, columns=list(columns))

@@ -1,5 +1,5 @@
 """Temporal and kinematic trial measures: response time, initiation and idle time, velocity and acceleration
-extremes, micro-hesitations and velocity peaks. Each function maps a :class:`TrialArrays` to one value per trial.
+extremes and micro-hesitations (velocity peaks / submovements: :mod:`mouselab.measures.kinematic`). Each function maps a :class:`TrialArrays` to one value per trial.
 
 Times are on the trial clock (``t_ms``, ms since trial start). Durations are measured from the trial start at
 0 ms: mousetrap assumes an unrecorded still phase between 0 and a positive first timestamp (it rejects negative
@@ -141,44 +141,3 @@ def micro_hesitation_time(ctx: TrialArrays) -> np.ndarray:
     """Total duration (ms) of the pauses counted by :func:`micro_hesitation_count` (same definition and
     references: Meyer et al., 1988; Freeman & Ambady, 2010)."""
     return ctx.cached("hesitations", _hesitations)[1]
-
-
-def smoothed_speed(ctx: TrialArrays) -> np.ndarray:
-    """Centred moving average of the step speed over ``peak_smoothing_samples`` samples within each trial
-    (the window shrinks at trial edges; the first sample's speed is 0)."""
-    segs = ctx.segs
-    window = int(ctx.param("peak_smoothing_samples"))
-    vel = ctx.vel
-    if window <= 1 or segs.n_samples == 0:
-        return vel
-    half = window // 2
-    pos = segs.positions
-    lo = np.maximum(pos - half, segs.broadcast(segs.starts))
-    hi = np.minimum(pos + half, segs.broadcast(segs.lasts))
-    csum = np.concatenate(([0.0], np.cumsum(vel)))
-    return (csum[hi + 1] - csum[lo]) / (hi - lo + 1)
-
-
-def velocity_peaks(ctx: TrialArrays) -> np.ndarray:
-    """Number of velocity peaks (count), an index of submovements (Meyer et al., 1988).
-
-    The speed profile is smoothed (:func:`smoothed_speed`); a peak is a local maximum of the smoothed profile
-    (a rise followed by a fall, plateaus counted once) whose height is at least ``peak_min_speed_fraction``
-    times the trial's highest smoothed speed.
-    """
-    segs = ctx.segs
-    s = smoothed_speed(ctx)
-    frac = float(ctx.param("peak_min_speed_fraction"))
-    d = np.zeros(segs.n_samples)
-    if segs.n_samples > 1:
-        d[1:] = s[1:] - s[:-1]
-        d[segs.starts] = 0.0
-    nz = np.flatnonzero(d != 0)  # slope changes between samples nz-1 -> nz
-    trial = segs.ids[nz]
-    rising = d[nz] > 0
-    peak = (trial[1:] == trial[:-1]) & rising[:-1] & ~rising[1:]
-    top = nz[:-1][peak]  # sample at the end of the last rise = the peak (first sample of a plateau)
-    peak_trial = trial[:-1][peak]
-    smax = np.fmax.reduceat(s, segs.starts) if segs.n_samples else np.zeros(0)
-    high = s[top] >= frac * smax[peak_trial]
-    return np.bincount(peak_trial[high], minlength=segs.n_trials).astype(np.int64)

@@ -196,3 +196,27 @@ def split_blocks(segs: Segments, *, max_samples: int) -> list[Block]:
         sub = Segments(starts=segs.starts[lo:hi] - row_lo, lengths=segs.lengths[lo:hi])
         blocks.append(Block(row_lo=row_lo, row_hi=row_hi, trial_lo=lo, trial_hi=hi, segs=sub))
     return blocks
+
+
+def segmented_cumsum(values: np.ndarray, segs: Segments) -> np.ndarray:
+    """Cumulative sum restarting at every trial, computed per trial (sequentially from its first sample).
+
+    The result of a trial does not depend on the other trials (unlike a global cumsum minus offsets, whose
+    rounding depends on everything before). Trials are bucketed by length (powers of two) into padded
+    matrices summed along rows, so memory stays within twice the data.
+    """
+    out = np.empty_like(values, dtype=np.float64)
+    if segs.n_trials == 0:
+        return out
+    width = np.maximum(1, 1 << np.ceil(np.log2(np.maximum(segs.lengths, 1))).astype(np.int64))
+    for w in np.unique(width):
+        which = np.flatnonzero(width == w)
+        lengths = segs.lengths[which]
+        cols = np.arange(w)[None, :]
+        valid = cols < lengths[:, None]
+        idx = (segs.starts[which][:, None] + cols)[valid]
+        mat = np.zeros((which.size, w))
+        mat[valid] = values[idx]
+        np.cumsum(mat, axis=1, out=mat)
+        out[idx] = mat[valid]
+    return out
