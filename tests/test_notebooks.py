@@ -23,7 +23,10 @@ SHARED = {
 
 
 def test_the_study_notebooks_exist_in_order():
-    assert [p.name for p in PATHS] == ["01_data_quality.ipynb", "02_cognitive_load.ipynb"]
+    names = [p.name for p in PATHS]
+    assert names[:2] == ["01_data_quality.ipynb", "02_cognitive_load.ipynb"]
+    assert names == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert len({n[:2] for n in names}) == len(names), "two notebooks share a number"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)

@@ -60,6 +60,7 @@ __all__ = [
     "fitts_duration_ms",
     "minimum_jerk",
     "minimum_jerk_velocity",
+    "perturb",
     "plan_submovements",
     "render",
     "rng_from",
@@ -473,13 +474,42 @@ def render(
 
     Returns ``x, y`` of shape (n, L).
     """
-    rng = rng_from(seed)
     t = np.asarray(t_ms, dtype=float)
     pos, vel = superpose(plan, t)
+    pos = perturb(pos, vel, t, seed=seed, sdn_coef=sdn_coef, const_noise_px_per_ms=const_noise_px_per_ms,
+                  noise_smoothing_ms=noise_smoothing_ms, pixels=pixels)
+    return pos[..., 0], pos[..., 1]
+
+
+def perturb(
+    pos: np.ndarray,
+    vel: np.ndarray,
+    t_ms: np.ndarray,
+    *,
+    seed: int | np.random.Generator,
+    sdn_coef: float = 0.03,
+    const_noise_px_per_ms: float = 0.03,
+    noise_smoothing_ms: float = 30.0,
+    moving_speed_px_per_ms: float = 0.0,
+    pixels: bool = True,
+) -> np.ndarray:
+    """Planned positions ``pos`` (n, L, 2) with velocity ``vel`` (px/ms) plus execution noise (see :func:`render`).
+
+    Works for any kinematic model that gives planned position and velocity on the time grid ``t_ms`` (n, L):
+    minimum-jerk submovements (:func:`superpose`) or lognormal strokes
+    (:func:`mouselab.synth.lognormal.superpose_strokes`). The constant noise floor applies where the planned
+    speed exceeds ``moving_speed_px_per_ms`` (0 for minimum-jerk plans, whose speed is exactly 0 at rest; a
+    small positive value for lognormal strokes, whose tails never quite vanish). Returns the perturbed
+    positions (n, L, 2).
+    """
+    rng = rng_from(seed)
+    t = np.asarray(t_ms, dtype=float)
+    pos = np.array(pos, dtype=float)
     xi = rng.standard_normal(pos.shape)
     if (sdn_coef > 0 or const_noise_px_per_ms > 0) and t.shape[1] > 1:
         dt = np.diff(t, axis=1, prepend=t[:, :1])
-        period = float(np.median(np.diff(t, axis=1)))
+        steps = np.diff(t, axis=1)
+        period = float(np.median(steps[steps > 0])) if np.any(steps > 0) else 1.0
         sigma = noise_smoothing_ms / period
         if sigma > 0:
             from scipy.ndimage import gaussian_filter1d
@@ -489,7 +519,7 @@ def render(
             kernel /= kernel.sum()
             xi = gaussian_filter1d(xi, sigma, axis=1, mode="nearest") / np.sqrt(np.sum(kernel**2))
         speed = np.hypot(vel[..., 0], vel[..., 1])
-        sd = sdn_coef * speed + const_noise_px_per_ms * (speed > 0)
+        sd = sdn_coef * speed + const_noise_px_per_ms * (speed > moving_speed_px_per_ms)
         drift = np.cumsum(sd[..., None] * xi * dt[..., None], axis=1)
         path = np.cumsum(speed * dt, axis=1)
         total = path[:, -1:]
@@ -497,7 +527,7 @@ def render(
         pos = pos + drift - progress[..., None] * drift[:, -1:, :]
     if pixels:
         pos = np.rint(pos)
-    return pos[..., 0], pos[..., 1]
+    return pos
 
 
 # ----------------------------------------------------------------------------------------- convenience
