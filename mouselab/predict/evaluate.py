@@ -160,10 +160,12 @@ def evaluate_endpoint_prediction(
         )
         .with_columns(label=pl.col("predictor").replace_strict(names))
     )
-    people = (predictions.group_by(["predictor", "fraction", "participant"] if "participant" in predictions.columns
-                                   else ["predictor", "fraction"])
+    # maintain_order + a sort keep float sums in one order, so the same seed gives bit-identical tables
+    by_person = ["predictor", "fraction", "participant"] if "participant" in predictions.columns else ["predictor", "fraction"]
+    people = (predictions.group_by(by_person, maintain_order=True)
               .agg(pl.col("error_px").mean().alias("m"))
-              .group_by(["predictor", "fraction"]).agg(sd=pl.col("m").std(), k=pl.len()))
+              .sort(by_person)
+              .group_by(["predictor", "fraction"], maintain_order=True).agg(sd=pl.col("m").std(), k=pl.len()))
     summary = summary.join(people, on=["predictor", "fraction"], how="left")
     tq = pl.col("k").map_elements(lambda k: float(student_t.ppf(1 - alpha / 2, max(k - 1, 1))), return_dtype=pl.Float64)
     half = tq * pl.col("sd") / pl.col("k").sqrt()
