@@ -35,6 +35,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("kernel", str, "python3", "Jupyter kernel used to execute notebooks"),
         Setting("debug", bool, False, "show tracebacks instead of one-line errors"),
         Setting("key_file", str, "", "file holding the HMAC key for pseudonyms (kept outside the store)"),
+        Setting("audit_key_file", str, "", "file holding the audit-log HMAC key (kept outside the store)"),
         Setting("operator", str, "", "who is running the analysis (recorded in audit entries)"),
         Setting("purpose", str, "research", "declared purpose of data access (checked against consent)"),
     )

@@ -170,7 +170,108 @@ QUARANTINE = Table(
     doc="rows that did not enter the store, with file, line and reason",
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (SAMPLES, EVENTS, TRIALS, PARTICIPANTS, QUARANTINE)}
+#: Why a row was quarantined on import: ``quarantine.reason`` is one of these codes (see the ingest docs).
+QUARANTINE_REASONS: dict[str, str] = {
+    "missing_value": "a required value (time, x or y) is empty",
+    "non_numeric": "a time or coordinate value is not a number",
+    "non_finite": "a time or coordinate value is NaN or infinite",
+    "sentinel_coordinate": "a coordinate holds a sentinel such as 65535 (the recorder had no position)",
+    "out_of_screen": "a coordinate lies beyond any plausible desktop (see coordinate_limit_px / screen_px)",
+    "duplicate_timestamp": "the timestamp equals the previous accepted sample of the same trial/session",
+    "non_monotonic_timestamp": "the timestamp is earlier than an accepted sample before it",
+    "clock_jump": "the clock jumped by more than clock_jump_ms (an isolated spike or a jump backwards)",
+    "impossible_speed": "an isolated position spike: moving there and back exceeds max_speed_px_per_ms",
+    "unit_mismatch": "timestamps of this trial/session are in another unit than the rest of the file",
+    "unknown_event_code": "an event / state / button code the format does not define",
+    "truncated_line": "the line has fewer fields than the header",
+    "extra_fields": "the line has more fields than the header",
+    "malformed_record": "the record cannot be parsed (broken quoting, invalid JSON, bad array)",
+    "encoding": "the line is not valid text in the file's encoding",
+    "csv_injection": "a text field starts with =, +, -, @, tab or CR (spreadsheet formula injection)",
+    "invalid_identifier": "a participant / session / trial id is empty or cannot name a partition",
+    "array_length_mismatch": "x, y and time arrays of a trial have different lengths",
+    "trial_id_conflict": "the trial id is already used by another participant or session",
+    "empty_trajectory": "the trial holds no samples",
+}
+
+INGEST_LOG = Table(
+    name="ingest_log",
+    columns=(
+        Column("study", pl.String(), "-", "study identifier (partition key)"),
+        Column("source_file", pl.String(), "-", "absolute path of the ingested file"),
+        Column("sha256", pl.String(), "-", "SHA-256 of the file's bytes"),
+        Column("bytes", pl.Int64(), "B", "file size"),
+        Column("format", pl.String(), "-", "reader used (mousetrap, balabit, generic, …)"),
+        Column("records_read", pl.Int64(), "-", "source records read: lines, or samples of array formats"),
+        Column("rows_stored", pl.Int64(), "-", "samples written to the store (rows of the file's table for mouselab files holding another table)"),
+        Column("rows_quarantined", pl.Int64(), "-", "records written to the quarantine table"),
+        Column("events", pl.Int64(), "-", "events written"),
+        Column("trials", pl.Int64(), "-", "trials written"),
+        Column("reasons", pl.String(), "-", "quarantined records per reason, as JSON"),
+        Column("warnings", pl.String(), "-", "warnings raised while reading (e.g. detected time unit), newline-separated", True),
+        Column("options", pl.String(), "-", "reader and validation options, as JSON"),
+    ),
+    partition_by=("study",),
+    unit_key=("source_file",),
+    sort_by=("source_file",),
+    doc="one row per ingested file: what was read, stored and quarantined (records_read = rows_stored + "
+    "rows_quarantined); deterministic, so re-ingesting the same file changes nothing",
+)
+
+#: Mouse-dynamics action kinds (Ahmed & Traore 2007): mouse move, point-click, drag-drop.
+ACTION_KINDS = ("MM", "PC", "DD")
+
+
+def _stat_columns(name: str, unit: str, doc: str) -> tuple[Column, ...]:
+    return tuple(
+        Column(f"{name}_{s}", pl.Float64(), unit, f"{label} of {doc} over the action's steps", True)
+        for s, label in (("mean", "mean"), ("sd", "standard deviation"), ("min", "minimum"), ("max", "maximum"))
+    )
+
+
+ACTIONS = Table(
+    name="actions",
+    columns=_KEYS
+    + (
+        Column("session", pl.String(), "-", "session identifier"),
+        Column("trial", pl.String(), "-", "trial identifier; null for free-use sessions", True),
+        Column("action", pl.Int32(), "-", "1-based order of the action in its session (or trial)"),
+        Column("type", pl.String(), "-", f"one of {', '.join(ACTION_KINDS)} (mouse move, point-click, drag-drop)"),
+        Column("t_start_ms", pl.Float64(), "ms", "time of the action's first sample"),
+        Column("t_end_ms", pl.Float64(), "ms", "time of the action's last sample"),
+        Column("n_samples", pl.Int32(), "-", "samples in the action"),
+        Column("start_x", pl.Float64(), "px", "x of the first sample"),
+        Column("start_y", pl.Float64(), "px", "y of the first sample"),
+        Column("end_x", pl.Float64(), "px", "x of the last sample"),
+        Column("end_y", pl.Float64(), "px", "y of the last sample"),
+        Column("button", pl.String(), "-", "left / right / middle for PC and DD actions", True),
+        Column("duration_ms", pl.Float64(), "ms", "elapsed time, last minus first sample"),
+        Column("distance_px", pl.Float64(), "px", "path length: sum of step lengths"),
+        Column("displacement_px", pl.Float64(), "px", "straight-line distance first → last sample"),
+        Column("straightness", pl.Float64(), "-", "displacement / distance (1 = straight; null when the cursor did not move)", True),
+        Column("direction", pl.Int8(), "-", "direction of the displacement in 8 sectors of 45°, 0 = right, counter-clockwise on screen (y up)", True),
+        Column("largest_deviation_px", pl.Float64(), "px", "largest perpendicular distance from the first–last line", True),
+        Column("sum_of_angles", pl.Float64(), "rad", "sum of absolute direction changes between steps", True),
+        Column("sharp_angles", pl.Int32(), "-", "direction changes sharper than 90°", True),
+        Column("pauses", pl.Int32(), "-", "hesitations: still (no movement) for ≥ pause_ms inside the action", True),
+        Column("acc_time_ms", pl.Float64(), "ms", "time from the action start to its peak speed (acceleration phase)", True),
+    )
+    + _stat_columns("vx", "px/s", "horizontal velocity")
+    + _stat_columns("vy", "px/s", "vertical velocity (y down)")
+    + _stat_columns("speed", "px/s", "speed (step length / step duration)")
+    + _stat_columns("acc", "px/s^2", "acceleration (change of speed per time)")
+    + _stat_columns("jerk", "px/s^3", "jerk (change of acceleration per time)")
+    + _stat_columns("angular_velocity", "rad/s", "angular velocity (change of movement direction per time)")
+    + _stat_columns("curvature", "rad/px", "curvature (change of movement direction per path length)"),
+    partition_by=("study", "participant"),
+    unit_key=("session",),
+    sort_by=("session", "trial", "action"),
+    doc="one row per mouse-dynamics action (MM / PC / DD) with its kinematic features, from mouselab.segmentation",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (SAMPLES, EVENTS, TRIALS, PARTICIPANTS, QUARANTINE, INGEST_LOG, ACTIONS)
+}
 
 
 class SchemaError(ValueError):

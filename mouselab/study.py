@@ -68,7 +68,13 @@ class Partition:
 
 def sample_partitions(store: Store, *, study: str | None = None,
                       participants: Sequence[str] | None = None) -> list[Partition]:
-    """The samples files to read, in store order, with their partition values and rows (from the manifest)."""
+    """The samples files to read, in store order, with their partition values and rows (from the manifest).
+
+    The read is checked against the store's declared purposes and recorded in its audit log here, once
+    (governed stores), because the files are then read by path, outside :meth:`Store.scan`.
+    """
+    store.note_read("partitions", ["samples"], study=study, participants=list(participants) if participants else None,
+                    detail="mouselab.study.sample_partitions")
     wanted = set(participants) if participants is not None else None
     out = []
     for rel, entry in sorted(store.manifest.tables.get("samples", {}).items()):

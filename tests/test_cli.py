@@ -40,7 +40,7 @@ def test_every_command_has_help(args):
 def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text('"mt_id","subject_nr","timestamps","xpos","ypos"\n"a",1,0,0,0\n"a",1,10,oops,0\n')
-    r = mouselab("ingest", "mousetrap", str(bad), "--store", str(tmp_path / "st"))
+    r = mouselab("ingest", "mousetrap", str(bad), "--store", str(tmp_path / "st"), "--on-error", "fail")
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     lines = [line for line in r.stderr.splitlines() if line.strip()]
@@ -49,6 +49,19 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path):
     info = mouselab("store", "info", str(tmp_path / "st"), "--json")
     if info.returncode == 0:  # the store was created empty or not at all; never with partial rows
         assert '"rows": 0' in info.stdout and '"rows": 1' not in info.stdout
+
+
+def test_bad_rows_are_quarantined_by_default_and_reported(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('"mt_id","subject_nr","timestamps","xpos","ypos"\n"a",1,0,0,0\n"a",1,10,oops,0\n"a",1,20,3,3\n')
+    r = mouselab("ingest", "mousetrap", str(bad), "--store", str(tmp_path / "st"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "1 quarantined" in r.stdout
+    from mouselab.store import Store
+
+    quarantined = Store(tmp_path / "st").read("quarantine")
+    assert quarantined.height == 1 and quarantined["line"][0] == 3 and quarantined["column"][0] == "xpos"
+    assert Store(tmp_path / "st").read("samples").height == 2
 
 
 def test_missing_store_is_a_clear_error(tmp_path):

@@ -29,6 +29,11 @@ def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
     return path
 
 
+def other_trials(rows: list[str]) -> list[str]:
+    """The same rows under trial ids the good file does not use (a trial lives in one file)."""
+    return [r.replace('"id000', '"id010') for r in rows]
+
+
 @pytest.fixture
 def good(tmp_path):
     return write_csv(tmp_path / "good.csv", GOOD_ROWS)
@@ -71,24 +76,50 @@ BAD_CASES = {
     "unsorted time": (GOOD_ROWS[:2] + ['"id0001",1,1,"Atypical",0,3,5,1,1,1'], 4, "timestamps", "earlier than"),
     "duplicate time": (GOOD_ROWS[:2] + ['"id0001",1,1,"Atypical",0,3,10,1,1,1'], 4, "timestamps", "duplicate timestamp"),
     "empty subject": (GOOD_ROWS[:1] + ['"id0002",,1,"Atypical",0,1,0,1,1,1'], 3, "subject_nr", "participant id"),
-    "trial shared by two subjects": (GOOD_ROWS[:1] + ['"id0001",2,1,"Atypical",0,1,0,1,1,1'], 2, "mt_id", "more than one subject_nr"),
+    "trial shared by two subjects": (GOOD_ROWS[:1] + ['"id0001",2,1,"Atypical",0,1,0,1,1,1'], 3, "mt_id", "more than one participant"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_bad_rows_raise_with_file_line_column_and_leave_store_unchanged(tmp_path, good, case):
+    """--on-error fail: the issue-2 contract (one-line error naming file/line/column, nothing written)."""
     rows, line, column, fragment = BAD_CASES[case]
-    bad = write_csv(tmp_path / "bad.csv", rows)
+    bad = write_csv(tmp_path / "bad.csv", other_trials(rows))
     store = Store.create(tmp_path / "st")
     ingest_files("mousetrap", [good], store=store, study="demo")
     before = store.content_hash()
     with pytest.raises(IngestError) as err:
-        ingest_files("mousetrap", [good, bad], store=store, study="demo")
+        ingest_files("mousetrap", [good, bad], store=store, study="demo", on_error="fail")
     message = str(err.value)
     assert "\n" not in message
     assert str(bad) in message and f"line {line}" in message and f"column {column!r}" in message
     assert fragment in message
     assert Store(store.path).content_hash() == before
+
+
+QUARANTINE_REASON = {
+    "non-numeric x": "non_numeric", "missing y": "missing_value", "infinite t": "non_finite",
+    "unsorted time": "non_monotonic_timestamp", "duplicate time": "duplicate_timestamp",
+    "empty subject": "invalid_identifier", "trial shared by two subjects": "trial_id_conflict",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_rows_are_quarantined_by_default_with_file_line_column_and_reason(tmp_path, good, case):
+    """The default (--on-error quarantine): the bad record goes to quarantine, every other record is stored."""
+    rows, line, column, _ = BAD_CASES[case]
+    rows = other_trials(rows)
+    bad = write_csv(tmp_path / "bad.csv", rows)
+    store = Store.create(tmp_path / "st")
+    report = ingest_files("mousetrap", [good, bad], store=store, study="demo")
+    quarantine = store.read("quarantine")
+    assert quarantine.select("source_file", "line", "column", "reason").rows() == [
+        (str(bad.resolve()), line, column, QUARANTINE_REASON[case])]
+    assert quarantine["raw"][0] == rows[line - 2]  # the whole source line, so nothing is lost
+    log = store.read("ingest_log").sort("source_file")
+    assert (log["records_read"] == log["rows_stored"] + log["rows_quarantined"]).all()
+    assert report.quarantined == 1 and log["records_read"].sum() == len(GOOD_ROWS) + len(rows)
+    assert store.sql("select count(*) n from samples")["n"][0] == len(GOOD_ROWS) + len(rows) - 1
 
 
 def test_missing_columns_are_named(tmp_path):
@@ -134,4 +165,6 @@ def test_native_parquet_round_trip_and_schema_errors(tmp_path):
     csv = tmp_path / "s.csv"
     frame.with_columns(pl.col("x").cast(pl.String).replace("2.0", "two")).write_csv(csv)
     with pytest.raises(IngestError, match=r"line 3, column 'x'"):
-        read_files("mouselab", [csv], study="nat")
+        read_files("mouselab", [csv], study="nat", on_error="fail")
+    quarantined = read_files("mouselab", [csv], study="nat")["quarantine"]
+    assert quarantined.select("line", "column", "reason").rows() == [(3, "x", "non_numeric")]

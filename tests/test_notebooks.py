@@ -16,9 +16,12 @@ SHARED = {
     "store": (str, "../data/sample/store"),
     "study": (str, "cogload"),
     "participants": (str, ""),
+    "seed": (int, 20261126),
+}
+#: declared by the notebooks that use them; where declared, the same type and default everywhere
+OPTIONAL = {
     "preset": (str, "mousetrap"),
     "alpha": (float, 0.05),
-    "seed": (int, 20261126),
 }
 
 
@@ -49,8 +52,12 @@ def test_first_code_cell_is_the_parameters_cell(path):
         assert ":" in line.split("=")[0] and "  # " in line, f"not 'name: type = default  # help': {line!r}"
     declared = notebook_parameters(path)
     for name, (kind, default) in SHARED.items():
+        assert name in declared, f"{path.name} does not declare {name!r}"
         assert declared[name].type is kind and declared[name].default == default, name
         assert declared[name].help
+    for name, (kind, default) in OPTIONAL.items():
+        if name in declared:
+            assert declared[name].type is kind and declared[name].default == default, name
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)

@@ -59,3 +59,10 @@ def test_notebooks_are_committed_without_outputs_and_with_parameters():
 def test_sample_data_is_small():
     total = sum(p.stat().st_size for p in (ROOT / "data" / "sample").rglob("*") if p.is_file())
     assert 0 < total < 5 * 1024 * 1024, f"data/sample is {total / 1e6:.1f} MB"
+
+
+def test_sample_readme_schema_matches_the_contract():
+    from mouselab.schema import describe
+
+    readme = (ROOT / "data" / "sample" / "README.md").read_text()
+    assert describe().strip() in readme, "data/sample/README.md schema is stale: paste mouselab.schema.describe()"

@@ -13,7 +13,7 @@ import sys
 import click
 
 from mouselab import __version__
-from mouselab.cli import ingest, measures, report, store, study, synth
+from mouselab.cli import capture, ingest, measures, privacy, report, segment, store, study, synth
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, PermissionError, RuntimeError, OSError)
 
@@ -32,7 +32,7 @@ def cli() -> None:
     """
 
 
-for module in (ingest, measures, report, store, study, synth):
+for module in (capture, ingest, measures, privacy, report, segment, store, study, synth):
     cli.add_command(module.command)
 
 

@@ -75,6 +75,28 @@ def _resolved(store: Any, cwd: str | os.PathLike[str]) -> str | None:
     return str((path if path.is_absolute() else Path(cwd) / path).resolve())
 
 
+def privacy_block(
+    store: Any, *, notebook: str, parameters: dict[str, Any], cwd: str | os.PathLike[str]
+) -> dict[str, Any] | None:
+    """What a report records for privacy governance when its store is governed (None otherwise).
+
+    * ``audit_head`` — sequence number and hash of the audit log's last entry when the report started: an
+      anchor outside the store that ``mouselab privacy audit verify --anchors REPORTS`` checks, so a log
+      truncated after this point is detected;
+    * ``participant_digests`` — one digest per participant whose data the report could read, so that an
+      erasure can list this report as stale (see :mod:`mouselab.privacy.reports`; digests, not pseudonyms).
+    """
+    resolved = _resolved(store, cwd)
+    if resolved is None:
+        return None
+    try:
+        from mouselab.privacy import reports
+
+        return reports.provenance_block(resolved, notebook=notebook, parameters=dict(parameters), cwd=cwd)
+    except Exception as exc:  # noqa: BLE001 - provenance must never stop a report
+        return {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"}
+
+
 def start_provenance(
     *, notebook: str, parameters: dict[str, Any], cwd: str | os.PathLike[str], kernel_name: str
 ) -> dict[str, Any]:
@@ -91,6 +113,7 @@ def start_provenance(
             "resolved": _resolved(parameters.get("store"), cwd),
             "content_sha256": input_hash(parameters.get("store"), cwd=cwd),
         },
+        "privacy": privacy_block(parameters.get("store"), notebook=notebook, parameters=parameters, cwd=cwd),
         "versions": versions,
         "kernel": kernel_name,
         "platform": platform.platform(terse=True),

@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +67,23 @@ class Store:
     :meth:`scan` (Polars LazyFrame with partition pruning).
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    #: Returned by a :meth:`rewrite` transform to leave a file exactly as it is.
+    KEEP = object()
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, purpose: str | None = None, operator: str | None = None
+    ):
+        """Open the store at ``path``.
+
+        ``purpose`` is the declared purpose of this access (default: the ``purpose`` setting) and
+        ``operator`` who is reading (default: the ``operator`` setting, else the OS user). Both matter only
+        for a *governed* store (one with a ``governance/`` folder, see :mod:`mouselab.privacy`): its reads
+        are then checked against the purposes it declares and recorded in its audit log, one line per query.
+        """
         self.path = Path(path)
         self.manifest = Manifest.load(self.path)
+        self.purpose = purpose
+        self.operator = operator
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -123,6 +137,13 @@ class Store:
         ``study`` and ``participants`` prune whole partition files before anything is read; further
         filters on ``study`` / ``participant`` are pushed down by Polars to the hive paths as well.
         """
+        participants = list(participants) if participants is not None else None
+        self.note_read("scan", [table(table_name).name], study=study, participants=participants)
+        return self._scan(table_name, study=study, participants=participants)
+
+    def _scan(
+        self, table_name: str, *, study: str | None = None, participants: Iterable[str] | None = None
+    ) -> pl.LazyFrame:
         spec = table(table_name)
         paths = self.files(spec.name, study=study, participants=participants)
         if not paths:
@@ -139,10 +160,33 @@ class Store:
 
     def read(self, table_name: str, **prune) -> pl.DataFrame:
         """Eagerly read a table (see :meth:`scan` for pruning arguments)."""
-        return self.scan(table_name, **prune).collect()
+        if prune.get("participants") is not None:
+            prune["participants"] = list(prune["participants"])
+        self.note_read("read", [table(table_name).name], study=prune.get("study"), participants=prune.get("participants"))
+        return self._scan(table_name, **prune).collect()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory DuckDB connection with one view per table over the committed files."""
+        self.note_read("connect", list(TABLES))
+        return self._connect()
+
+    def note_read(
+        self, op: str, tables: list[str], *, study: str | None = None, participants: list[str] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Check the purpose of, and record in the audit log, a read of ``tables`` (governed stores only).
+
+        Called by :meth:`scan`, :meth:`read`, :meth:`sql` and :meth:`connect`; code that reads partition
+        files directly (by path, from the manifest) should call it once per query too. Raises
+        ``PermissionError`` when the purpose is not declared by the store.
+        """
+        if not (self.path / "governance").is_dir():
+            return
+        from mouselab.privacy import access
+
+        access.before_read(self, op, tables, study=study, participants=participants, detail=detail)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
         for spec in TABLES.values():
             con.execute(self._view_sql(spec))
@@ -151,7 +195,9 @@ class Store:
     def sql(self, query: str, *, params: list | dict | None = None) -> pl.DataFrame:
         """Run SQL over the store's tables (``samples``, ``events``, ``trials``, ``participants``,
         ``quarantine``) with DuckDB and return a Polars DataFrame."""
-        con = self.connect()
+        mentioned = [t for t in TABLES if re.search(rf"\b{t}\b", query, re.I)]
+        self.note_read("sql", mentioned or list(TABLES), detail=_one_line(query, 200))
+        con = self._connect()
         try:
             try:
                 rel = con.execute(query, params) if params is not None else con.sql(query)
@@ -198,6 +244,11 @@ class Store:
         for name, frame in prepared.items():
             self._check_partition_values(table(name), frame)
             self._check_extras(table(name), frame)
+        governed = (self.path / "governance").is_dir()
+        if governed:
+            from mouselab.privacy import access
+
+            access.before_write(self, prepared)
         with self._locked():
             self.refresh()
             self._gc_staging()
@@ -240,6 +291,8 @@ class Store:
                     (self.path / name / rel).unlink(missing_ok=True)
                     really_removed += 1
             self._prune_empty_dirs()
+        if governed:
+            access.after_write(self, prepared)
         return WriteSummary(
             rows={n: f.height for n, f in prepared.items()},
             partitions=partitions,
@@ -316,6 +369,122 @@ class Store:
                 (self.path / spec.name / rel).unlink(missing_ok=True)
             self._prune_empty_dirs()
         return len(doomed)
+
+    def rewrite(
+        self,
+        transform: Callable[[str, dict[str, str], Callable[[], pl.DataFrame]], object],
+        *,
+        tables: Iterable[str] | None = None,
+    ) -> WriteSummary:
+        """Rewrite files of whole tables in **one** atomic transaction (privacy governance: key rotation,
+        erasure, retention).
+
+        For every committed file of ``tables`` (default: all), ``transform(table, partition, load)`` is
+        called with the file's partition values (e.g. ``{"study": "s", "participant": "p"}``) and a function
+        that reads the file *with* its partition key columns. It returns
+
+        * :attr:`Store.KEEP` — leave the file as it is (nothing is read);
+        * ``None`` or an empty frame — remove the file's rows;
+        * a frame in the table's layout — its rows replace the file's rows; they are re-partitioned, so
+          partition key values may change (a new pseudonym moves rows to a new partition folder).
+
+        Nothing is visible until the single manifest replacement at the end; a failure leaves the previous
+        content. Rows landing in the same partition from several files are combined.
+        """
+        names = [table(n).name for n in (tables if tables is not None else TABLES)]
+        with self._locked():
+            self.refresh()
+            self._gc_staging()
+            manifest = self.manifest
+            staging = self.path / _STAGING / uuid.uuid4().hex
+            staging.mkdir(parents=True)
+            removed: list[tuple[str, str]] = []
+            added: list[tuple[str, FileEntry, Path]] = []
+            rows: dict[str, int] = {}
+            moved: list[Path] = []
+            partitions = 0
+            try:
+                for name in names:
+                    spec = table(name)
+                    outputs: dict[tuple[str, ...], list[pl.DataFrame]] = {}
+                    for rel, entry in sorted(manifest.tables.get(name, {}).items()):
+                        path = self.path / name / rel
+                        part = entry.partition
+
+                        def load(path=path, part=part, spec=spec) -> pl.DataFrame:
+                            frame = pl.read_parquet(path)
+                            return frame.with_columns(
+                                [pl.lit(part[k], dtype=pl.String).alias(k) for k in spec.partition_by]
+                            ).select(list(spec.partition_by) + [c for c in frame.columns if c not in spec.partition_by])
+
+                        result = transform(name, dict(part), load)
+                        if result is Store.KEEP:
+                            continue
+                        removed.append((name, rel))
+                        if result is None or not isinstance(result, pl.DataFrame) or result.height == 0:
+                            if result is not None and not isinstance(result, pl.DataFrame):
+                                raise StoreError(f"rewrite of {name}/{rel}: the transform returned {type(result).__name__}")
+                            continue
+                        frame = conform(result, name)
+                        self._check_partition_values(spec, frame)
+                        for key_values, piece in _partitions(frame, spec):
+                            outputs.setdefault(tuple(key_values[k] for k in spec.partition_by), []).append(piece)
+                    for key, pieces in outputs.items():
+                        partitions += 1
+                        body = pl.concat(pieces, how="diagonal_relaxed").drop(list(spec.partition_by))
+                        order = [c for c in spec.sort_by if c not in spec.partition_by]
+                        if order:
+                            body = body.sort(order, nulls_last=True, maintain_order=True)
+                        prefix = "/".join(f"{k}={v}" for k, v in zip(spec.partition_by, key))
+                        tmp = staging / f"{uuid.uuid4().hex}.parquet"
+                        body.write_parquet(tmp, compression="zstd", statistics=True)
+                        digest = sha256_file(tmp)
+                        entry = FileEntry(f"{prefix}/part-{digest[:16]}.parquet", digest, body.height, tmp.stat().st_size)
+                        added.append((name, entry, tmp))
+                        rows[name] = rows.get(name, 0) + body.height
+                unchanged = {(n, e.relpath) for n, e, _ in added} & set(removed)
+                old_files = {(n, rel) for n, files in manifest.tables.items() for rel in files}
+                for name, entry, staged in added:
+                    if (name, entry.relpath) in unchanged:
+                        staged.unlink()
+                        continue
+                    final = self.path / name / entry.relpath
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staged, final)
+                    if (name, entry.relpath) not in old_files:
+                        moved.append(final)
+                new_manifest = Manifest(
+                    schema_version=manifest.schema_version,
+                    created=manifest.created,
+                    tables={k: dict(v) for k, v in manifest.tables.items()},
+                    extra_columns=manifest.extra_columns,
+                )
+                for name, rel in removed:
+                    new_manifest.tables[name].pop(rel, None)
+                for name, entry, _ in added:
+                    new_manifest.tables.setdefault(name, {})[entry.relpath] = entry
+                new_manifest.save(self.path)  # ← commit point
+                self.manifest = new_manifest
+            except BaseException:
+                for path in moved:  # not committed: leave no stray files behind
+                    path.unlink(missing_ok=True)
+                self._prune_empty_dirs()
+                raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            live = {(n, rel) for n, files in self.manifest.tables.items() for rel in files}
+            really_removed = 0
+            for name, rel in removed:
+                if (name, rel) not in live:
+                    (self.path / name / rel).unlink(missing_ok=True)
+                    really_removed += 1
+            self._prune_empty_dirs()
+        return WriteSummary(
+            rows=rows,
+            partitions=partitions,
+            files_added=sum(1 for n, e, _ in added if (n, e.relpath) not in unchanged),
+            files_removed=really_removed,
+        )
 
     # ----------------------------------------------------------------- integrity
     def verify(self) -> list[str]:
@@ -448,6 +617,11 @@ def _duck_type(dtype: pl.DataType) -> str:
         pl.Int16: "SMALLINT", pl.Int8: "TINYINT", pl.UInt8: "UTINYINT", pl.UInt32: "UINTEGER",
         pl.UInt64: "UBIGINT", pl.Boolean: "BOOLEAN", pl.Date: "DATE",
     }[dtype.base_type()]
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _q(name: str) -> str:

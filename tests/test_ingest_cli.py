@@ -1,0 +1,47 @@
+"""``mouselab ingest`` and ``mouselab segment`` (the click commands; ``segment_command`` is registered in
+``mouselab.cli.main`` by the lead)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mouselab.cli.ingest import command
+from mouselab.cli.segment import command as segment_command
+from mouselab.store import Store
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ingest"
+BAD = '"mt_id","subject_nr","timestamps","xpos","ypos"\n"a",1,0,0,0\n"a",1,10,oops,0\n'
+
+
+def test_default_quarantines_and_summarises(tmp_path):
+    (tmp_path / "bad.csv").write_text(BAD)
+    result = CliRunner().invoke(command, ["mousetrap", str(tmp_path / "bad.csv"), "--store", str(tmp_path / "st")])
+    assert result.exit_code == 0, result.output
+    assert "2 read, 1 stored, 1 quarantined (non_numeric 1)" in result.output
+    assert Store(tmp_path / "st").read("quarantine").select("line", "column").rows() == [(3, "xpos")]
+
+
+def test_on_error_fail_stops_with_the_location(tmp_path):
+    (tmp_path / "bad.csv").write_text(BAD)
+    result = CliRunner().invoke(command, ["mousetrap", str(tmp_path / "bad.csv"), "--store", str(tmp_path / "st"),
+                                          "--on-error", "fail"])
+    assert result.exit_code != 0
+    assert "line 3, column 'xpos'" in str(result.exception) and "'oops'" in str(result.exception)
+
+
+def test_generic_mapping_options_and_segment(tmp_path):
+    store = tmp_path / "st"
+    result = CliRunner().invoke(command, [
+        "generic", str(FIXTURES / "generic" / "g09_speed_spike.csv"), "--store", str(store),
+        "--map", "participant=user,t=time,x=posX,y=posY", "--time-unit", "ms", "--max-speed", "5000"])
+    assert result.exit_code == 0, result.output
+    assert "30 read, 30 stored, 0 quarantined" in result.output  # the spike is below the raised limit
+    result = CliRunner().invoke(command, ["balabit", str(FIXTURES / "balabit" / "training_files"), "--store",
+                                          str(store), "--study", "bb", "--segment", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "segmented 3 session(s)" in result.output and " DD," in result.output and " PC " in result.output
+    again = CliRunner().invoke(segment_command, ["--store", str(store), "--study", "bb"])
+    assert again.exit_code == 0 and again.output.splitlines()[-1] == result.output.splitlines()[-1]
+    assert set(Store(store).read("actions")["type"]) == {"MM", "PC", "DD"}
