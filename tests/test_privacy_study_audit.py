@@ -34,3 +34,16 @@ def test_trial_measures_with_an_undeclared_purpose_is_refused(tmp_path):
     governance.update_policy(store.path, purposes=["research"])
     with pytest.raises(PermissionError):
         trial_measures(Store(store.path, purpose="marketing"), preset="mousetrap")
+
+
+def test_report_labels_hide_ids_consistently_across_frames():
+    from mouselab.privacy import report_labels
+
+    samples = pl.DataFrame({"participant": ["P07", "P07", "P02"], "x": [1.0, 2.0, 3.0]})
+    events = pl.DataFrame({"participant": ["P02", "P07"], "kind": ["focus", "focus"]})
+    out = report_labels({"samples": samples, "events": events}, seed=1)
+    labels = set(out["samples"]["participant"]) | set(out["events"]["participant"])
+    assert labels == {"person 1", "person 2"}
+    assert out["samples"]["participant"][0] == out["events"]["participant"][1]  # P07 keeps one label
+    assert out["samples"]["participant"][2] == out["events"]["participant"][0]  # P02 too
+    assert report_labels({"samples": samples, "events": events}, seed=1)["samples"].equals(out["samples"])

@@ -44,7 +44,13 @@ def test_workday_report_renders_on_balabit_sessions(tmp_path):
     assert result.ok, result.error
     assert set(result.results["action_counts"]) == {"MM", "PC", "DD"}
     sessions = result.results["sessions"]["rows"]
-    assert {(r[0], r[1]) for r in sessions} == {("user12", "session_0041905381"), ("user12", "session_0113960221"),
-                                               ("user29", "session_2144641057")}
+    # by default the report labels people neutrally: the sessions are there, the ids are not
+    assert sorted(r[1] for r in sessions) == ["session_0041905381", "session_0113960221", "session_2144641057"]
+    assert {r[0] for r in sessions} == {"person 1", "person 2"}
     html = result.html.read_text()
     assert html.count("vegaEmbed(") >= 5 and "<script src=" not in html
+    labelled = run_notebook(NOTEBOOK, out_dir=tmp_path / "ids", parameters={
+        "store": str(store.path), "study": "balabit", "participants": "user12,user29", "bin_min": 0.5,
+        "show_ids": True})
+    assert {(r[0], r[1]) for r in labelled.results["sessions"]["rows"]} == {
+        ("user12", "session_0041905381"), ("user12", "session_0113960221"), ("user29", "session_2144641057")}

@@ -20,6 +20,7 @@ from typing import Any
 
 _LAZY = {
     "pseudonymise_frames": ("mouselab.privacy.pseudonym", "pseudonymise_frames"),
+    "report_labels": ("mouselab.privacy.pseudonym", "report_labels"),
     "score_individuals": ("mouselab.privacy.access", "score_individuals"),
     "PurposeError": ("mouselab.privacy.access", "PurposeError"),
     "GovernanceError": ("mouselab.privacy.governance", "GovernanceError"),

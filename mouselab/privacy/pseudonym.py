@@ -227,3 +227,26 @@ def rekey_frame(frame: pl.DataFrame, *, new_key: bytes) -> pl.DataFrame:
             series = _map_text(series, _PARTICIPANT_TOKEN, lambda m: participant_step(new_key, m.group(0)))
         cols.append(series.alias(col))
     return pl.DataFrame(cols) if cols else frame.clone()
+
+
+def report_labels(frames: dict[str, "pl.DataFrame"], *, seed: int) -> dict[str, "pl.DataFrame"]:
+    """Replace participant ids by neutral labels (``person 1`` … ``person k``) for a report (pure).
+
+    Reports about whole working sessions (activity, idle time, breaks) describe what a person did all
+    day; labelled with ids they read as a record of that person. The labels are assigned in a seeded
+    random order that does not follow the ids, consistently across all ``frames``, so tables and charts
+    of one report still line up while the report itself no longer names anyone. (The mapping is not
+    returned: a report has no use for it.)
+    """
+    import numpy as np
+    import polars as pl
+
+    people = sorted({p for f in frames.values() if "participant" in f.columns
+                     for p in f["participant"].drop_nulls().unique().to_list()})
+    order = np.random.default_rng(seed).permutation(len(people))
+    mapping = {p: f"person {int(k) + 1}" for p, k in zip(people, order)}
+    return {
+        name: f.with_columns(pl.col("participant").replace_strict(mapping, default=None, return_dtype=pl.String))
+        if "participant" in f.columns else f
+        for name, f in frames.items()
+    }
