@@ -105,3 +105,9 @@ def test_cli_reproduces_mousetrap_measures(tmp_path, prefix):
         if worst is not None and worst > 1e-6:
             off[col] = worst
     assert not off, f"columns off mousetrap by more than 1e-6: {off}"
+
+
+def test_missing_input_file_creates_no_store(tmp_path):
+    r = mouselab("ingest", "mousetrap", str(tmp_path / "nope.csv"), "--store", str(tmp_path / "st"))
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "st").exists()

@@ -32,7 +32,7 @@ def _screen(value: str | None) -> tuple[int, int] | None:
 
 @click.command("ingest")
 @click.argument("fmt", metavar="FORMAT", type=_FormatChoice())
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--store", "store_path", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Store folder (created when missing).")
 @click.option("--study", default="study", show_default=True, help="Study id written to every row.")
@@ -78,6 +78,7 @@ def command(fmt: str, paths: tuple[Path, ...], store_path: Path, study: str, on_
       balabit       Balabit Mouse Dynamics Challenge sessions (userNN/session_*)
       generic       samples CSV / JSONL / Parquet with --map and --time-unit
       mouselab      mouselab's own tables (.parquet / .csv) and capture segments
+      web           JSONL written by the browser snippet (mouselab capture web)
 
     Every record is validated: good ones are stored, bad ones go to the quarantine table with file,
     line, column and reason, and one line per file summarises what happened (also stored in the
