@@ -9,9 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from _conformance import CONFORMANCE, conformance_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFORMANCE = ROOT.parent / "shared" / "conformance"
 PARITY_COLUMNS = ["MAD", "MD_above", "MD_below", "AD", "AUC", "xpos_flips", "ypos_flips", "xpos_reversals",
                   "ypos_reversals", "RT", "initiation_time", "idle_time", "total_dist", "vel_max", "sample_entropy"]
 
@@ -22,11 +22,7 @@ def mouselab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 
 def need_conformance() -> Path:
-    if not CONFORMANCE.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"conformance data missing at {CONFORMANCE} (required under CI)")
-        pytest.skip(f"mousetrap conformance data not found at {CONFORMANCE} (it lives beside the repo on dev machines)")
-    return CONFORMANCE
+    return conformance_dir()
 
 
 @pytest.mark.parametrize("args", [[], ["ingest"], ["measures"], ["measures", "list"], ["store"], ["store", "verify"],

@@ -7,9 +7,7 @@ The folder is not part of the repository: tests skip when it is absent, except u
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -26,23 +24,12 @@ from mouselab.measures import (
 )
 from mouselab.preprocess import time_normalize
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+from _conformance import read_conformance
 DATASETS = ("mt_example", "KH2017", "KH2017_imported")
 TOL = 1e-6
 
 
-def conformance_dir() -> Path:
-    if (CONFORMANCE / "README.md").is_file():
-        return CONFORMANCE
-    msg = f"mousetrap conformance data not found at {CONFORMANCE} (expected ../shared/conformance beside the repo)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{msg}; CI=true requires it")
-    pytest.skip(msg)
-
-
-@cache
-def _read(name: str) -> pl.DataFrame:
-    return pl.read_csv(conformance_dir() / name, null_values="NA", infer_schema_length=None)
+_read = read_conformance
 
 
 def trajectories(dataset: str) -> pl.DataFrame:

@@ -5,31 +5,17 @@ Skips when the folder is absent, except under CI=true where it fails.
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from mouselab.preprocess import align_start, remap_symmetric, time_normalize
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+from _conformance import read_conformance
 TOL = 1e-6
 
 
-def conformance_dir() -> Path:
-    if (CONFORMANCE / "README.md").is_file():
-        return CONFORMANCE
-    msg = f"mousetrap conformance data not found at {CONFORMANCE} (expected ../shared/conformance beside the repo)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{msg}; CI=true requires it")
-    pytest.skip(msg)
-
-
-@cache
-def _read(name: str) -> pl.DataFrame:
-    return pl.read_csv(conformance_dir() / name, null_values="NA", infer_schema_length=None)
+_read = read_conformance
 
 
 def samples(dataset: str) -> pl.DataFrame:
