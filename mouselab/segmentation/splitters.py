@@ -175,7 +175,9 @@ class FocusSplitter:
             out = out.join(ends, on=keys, how="left", nulls_equal=True).with_columns(
                 pl.coalesce(pl.col("t_end_ms"), pl.max_horizontal("_end", "t_start_ms")).alias("t_end_ms")
             ).drop("_end")
-        return out.with_columns((pl.col("t_end_ms") - pl.col("t_start_ms")).alias("duration_ms")).collect()
+        # a join does not keep row order: sort so segments come out in time order, run after run
+        return (out.with_columns((pl.col("t_end_ms") - pl.col("t_start_ms")).alias("duration_ms"))
+                .sort(keys + ["t_start_ms"], nulls_last=True).collect())
 
     def label(self, samples: pl.DataFrame | pl.LazyFrame, events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         """Samples with ``focus_segment`` and ``app`` of the focus segment they fall in (null before the
@@ -228,7 +230,7 @@ class MarkerSplitter:
         segs = self.segments(events)
         keys = _keys(segs.lazy(), SESSION)
         out = labelled.filter(pl.col("task").is_not_null()).join(
-            segs.select(keys + ["task", "t_start_ms"]), on=keys + ["task"], how="left")
+            segs.select(keys + ["task", "t_start_ms"]), on=keys + ["task"], how="left", maintain_order="left")
         return out.with_columns(
             pl.format("{}-{}-{}", pl.col("session"), pl.col("task_label"), pl.col("task")).alias("trial"),
             (pl.col("t_ms") - pl.col("t_start_ms")).alias("t_ms"),
