@@ -15,6 +15,7 @@ number is computed per trial).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -90,16 +91,56 @@ def sample_partitions(store: Store, *, study: str | None = None,
 
 def read_partition(part: Partition, *, trials_only: bool = True) -> pl.DataFrame:
     """The columns measures need (session, trial, t_ms, x, y) of one samples file; trial rows only."""
-    frame = pl.read_parquet(part.path, columns=_SAMPLE_COLUMNS)
-    if trials_only and frame.get_column("trial").null_count():
-        frame = frame.filter(pl.col("trial").is_not_null())
-    return frame
+    return read_partitions([part], trials_only=trials_only)[0]
 
 
-def _partition_chunk(part: Partition, targets: pl.DataFrame | None):
+def read_partitions(parts: Sequence[Partition], *, trials_only: bool = True) -> list[pl.DataFrame]:
+    """:func:`read_partition` of several files in one Polars multi-file read (one frame per partition).
+
+    Reading files in groups costs about a third less CPU than one ``read_parquet`` call per file (the
+    per-call setup is paid once and Polars decodes the files in parallel). The frame is cut back into
+    partitions by the row counts the manifest records; a file whose rows differ from the manifest is an
+    error (the store changed underneath the read, or it is damaged: ``mouselab store verify``).
+    """
+    if len(parts) == 1:
+        whole = pl.read_parquet(parts[0].path, columns=_SAMPLE_COLUMNS)
+    else:
+        whole = pl.scan_parquet([p.path for p in parts], hive_partitioning=False).select(_SAMPLE_COLUMNS).collect()
+    if whole.height != sum(p.rows for p in parts):
+        for p in parts:  # name the file that disagrees
+            rows = pl.scan_parquet(p.path, hive_partitioning=False).select(pl.len()).collect().item()
+            if rows != p.rows:
+                raise ValueError(f"samples file {p.path} holds {rows} rows but the store manifest records "
+                                 f"{p.rows}; run `mouselab store verify`")
+    frames, offset = [], 0
+    for p in parts:
+        frame = whole.slice(offset, p.rows)
+        offset += p.rows
+        if trials_only and frame.get_column("trial").null_count():
+            frame = frame.filter(pl.col("trial").is_not_null())
+        frames.append(frame)
+    return frames
+
+
+def partition_groups(parts: Sequence[Partition], *, max_rows: int = 1 << 20, max_files: int = 16
+                     ) -> list[list[Partition]]:
+    """Consecutive partitions in groups of at most ``max_files`` files and about ``max_rows`` rows (a
+    partition larger than ``max_rows`` forms a group of its own): the unit of one read."""
+    groups: list[list[Partition]] = []
+    rows = 0
+    for p in parts:
+        if groups and len(groups[-1]) < max_files and rows + p.rows <= max_rows:
+            groups[-1].append(p)
+            rows += p.rows
+        else:
+            groups.append([p])
+            rows = p.rows
+    return groups
+
+
+def _chunk_of(part: Partition, frame: pl.DataFrame, targets: pl.DataFrame | None):
     from mouselab.measures.compute import chunk_from_frame
 
-    frame = read_partition(part)
     sub = None
     if targets is not None and targets.height:
         sub = targets.filter((pl.col("study") == part.study) & (pl.col("participant") == part.participant))
@@ -107,9 +148,24 @@ def _partition_chunk(part: Partition, targets: pl.DataFrame | None):
                             constant_keys={"study": part.study, "participant": part.participant}, targets=sub)
 
 
+def _partition_chunk(part: Partition, targets: pl.DataFrame | None):
+    return _chunk_of(part, read_partition(part), targets)
+
+
 def _first_pass(run, part: Partition, targets: pl.DataFrame | None, keep_diffs: bool):
     """Task: read one partition and run the first pass (single-threaded; partitions run in parallel)."""
     return run.first_pass(_partition_chunk(part, targets), n_threads=1, keep_diffs=keep_diffs)
+
+
+def _first_pass_group(run, group: Sequence[Partition], targets: pl.DataFrame | None, keep_diffs: bool) -> list:
+    """Task: read a group of partitions at once, then the first pass of each (see :func:`read_partitions`)."""
+    frames = read_partitions(group)
+    out = []
+    for i, part in enumerate(group):
+        chunk = _chunk_of(part, frames[i], targets)
+        frames[i] = None  # the chunk holds the arrays it needs
+        out.append(run.first_pass(chunk, n_threads=1, keep_diffs=keep_diffs))
+    return out
 
 
 def _finish(run, part: Partition, partial, r: float | None, targets: pl.DataFrame | None):
@@ -186,6 +242,7 @@ def trial_measures(
         measures_frame = pl.DataFrame(schema={**{k: pl.String for k in TRIAL_KEY},
                                               **{n: _dtype(n) for n in run.names}})
     del frames  # the per-partition arrays: the assembled frame holds the same numbers
+    release_free_memory()
     if not measures_frame.select(pl.struct(TRIAL_KEY).is_sorted()).item():  # partitions come in key order
         measures_frame = measures_frame.sort(TRIAL_KEY)
     present = [c for c in COVARIATES if c in trials.columns]
@@ -193,6 +250,32 @@ def trial_measures(
         return measures_frame
     out = measures_frame.join(trials.select(TRIAL_KEY + present), on=TRIAL_KEY, how="left", maintain_order="left")
     return out.select(TRIAL_KEY + present + list(run.names))
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by this call back to the operating system (glibc ``malloc_trim``; no-op elsewhere).
+
+    The partition threads free many mid-sized NumPy buffers; glibc keeps such memory in per-thread arenas,
+    so without a trim a second call in the same process (a notebook rerun) starts from the first call's
+    peak instead of from what is live.
+    """
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+        try:
+            _LIBC = ctypes.CDLL(name) if name else False
+            if _LIBC is not False and not hasattr(_LIBC, "malloc_trim"):
+                _LIBC = False
+        except OSError:
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
 
 
 def _dtype(name: str):
@@ -213,17 +296,23 @@ def _run_local(run, parts: list[Partition], targets, threads: int, entropy_memor
     kept = 0.0
     partials = [None] * len(parts)
 
-    def first(i: int):
-        return _first_pass(run, parts[i], targets, keep_diffs=True)
+    groups = partition_groups(parts)
+    offsets = [0]
+    for g in groups:
+        offsets.append(offsets[-1] + len(g))
+
+    def first(j: int):
+        return _first_pass_group(run, groups[j], targets, keep_diffs=True)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for i, partial in enumerate(pool.map(first, range(len(parts)))):
-            if partial.diffs is not None:
-                if kept + partial.diffs_bytes > budget:
-                    partial.diffs = None  # re-read in the second pass
-                else:
-                    kept += partial.diffs_bytes
-            partials[i] = partial
+        for j, results in enumerate(pool.map(first, range(len(groups)))):
+            for i, partial in enumerate(results, start=offsets[j]):
+                if partial.diffs is not None:
+                    if kept + partial.diffs_bytes > budget:
+                        partial.diffs = None  # re-read in the second pass
+                    else:
+                        kept += partial.diffs_bytes
+                partials[i] = partial
         r = run.tolerance(partials)
 
         def second(i: int):
@@ -288,7 +377,7 @@ def _check_known(store: Store, *, study: str | None, participants: Sequence[str]
 
 __all__ = [
     "COVARIATES", "GEOMETRY", "TRIAL_KEY", "Partition", "dask_client", "parse_participants", "read_partition",
-    "sample_partitions", "session_samples", "trial_measures", "trial_samples",
+    "partition_groups", "read_partitions", "sample_partitions", "session_samples", "trial_measures", "trial_samples",
 ]
 
 
