@@ -35,7 +35,7 @@ import polars as pl
 from mouselab.ingest.base import BatchReader, ReadBatch, ensure_reasons, parse_floats
 from mouselab.ingest.errors import IngestError
 from mouselab.ingest.textio import DEFAULT_CHUNK_BYTES, iter_csv, open_binary
-from mouselab.ingest.trials import TrialCollector, flag_injection
+from mouselab.ingest.trials import CollectsTrials, TrialCollector, flag_injection
 from mouselab.ingest.validate import flag
 
 EVENTS = {"mousemove": ("move", 0), "mousedown": ("down", 1), "mouseup": ("up", 0)}
@@ -45,7 +45,7 @@ DATA, TARGETS = "mouse_tracking_data", "mouse_tracking_targets"
 SKIP = {DATA, TARGETS, "internal_node_id"}
 
 
-class JsPsychReader(BatchReader):
+class JsPsychReader(CollectsTrials, BatchReader):
     name = "jspsych"
     patterns = ("*.json", "*.jsonl", "*.csv", "*.csv.gz")
     trials_complete_per_file = True
@@ -207,8 +207,8 @@ class JsPsychReader(BatchReader):
 
     # ------------------------------------------------------------------ trials
     def on_accepted(self, accepted: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        super().on_accepted(accepted)
         if self.collector is not None:
-            self.collector.add(accepted)
             last = accepted.group_by(["participant", "session", "trial"]).agg(
                 pl.col("x").last().alias("_lx"), pl.col("y").last().alias("_ly"))
             self._last = last if self._last is None else pl.concat([self._last, last]).unique(
@@ -216,10 +216,8 @@ class JsPsychReader(BatchReader):
         return {}
 
     def finish(self) -> dict[str, pl.DataFrame]:
-        if self.collector is None:
-            return {}
-        trials = self.collector.build()
-        if trials.height == 0:
+        trials = self.collected_trials()
+        if trials is None:
             return {}
         geometry = []
         lasts = {(r["participant"], r["session"], r["trial"]): (r["_lx"], r["_ly"])
@@ -235,7 +233,7 @@ class JsPsychReader(BatchReader):
                                              "target_h": pl.Float64, TARGETS: pl.String})
         trials = trials.join(geo.unique(["participant", "session", "trial"], keep="last"),
                              on=["participant", "session", "trial"], how="left", maintain_order="left")
-        return {"trials": trials, "participants": trials.select("study", "participant").unique(maintain_order=True)}
+        return self.trials_tables(trials)
 
 
 def _pick_target(targets, last) -> tuple:

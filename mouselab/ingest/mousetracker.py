@@ -30,12 +30,12 @@ import polars as pl
 from mouselab.ingest.base import BatchReader, ReadBatch, ensure_reasons, parse_floats
 from mouselab.ingest.errors import IngestError
 from mouselab.ingest.textio import DEFAULT_CHUNK_BYTES, iter_csv
-from mouselab.ingest.trials import TrialCollector, as_bool, flag_injection
+from mouselab.ingest.trials import CollectsTrials, TrialCollector, as_bool, flag_injection
 
 _SAMPLE = re.compile(r"^([XYTxyt])_?(\d+)$")
 
 
-class MouseTrackerReader(BatchReader):
+class MouseTrackerReader(CollectsTrials, BatchReader):
     name = "mousetracker"
     patterns = ("*.csv", "*.csv.gz")
     trials_complete_per_file = True
@@ -121,16 +121,9 @@ class MouseTrackerReader(BatchReader):
                       "(x -1..1, y 0..1.5), not pixels; rescale before comparing with pixel data")
         self.sha256 = self._hasher.hexdigest() if self.path.open("rb").read(2) != b"\x1f\x8b" else None
 
-    def on_accepted(self, accepted: pl.DataFrame) -> dict[str, pl.DataFrame]:
-        if self.collector is not None:
-            self.collector.add(accepted)
-        return {}
-
     def finish(self) -> dict[str, pl.DataFrame]:
-        if self.collector is None:
-            return {}
-        trials = self.collector.build()
-        if trials.height == 0:
+        trials = self.collected_trials()
+        if trials is None:
             return {}
         renames = {c: c.lower() for c in trials.columns if c.lower() in ("condition", "stimulus", "response")
                    and c != c.lower() and c.lower() not in trials.columns}
@@ -141,4 +134,4 @@ class MouseTrackerReader(BatchReader):
             error = next((c for c in trials.columns if c.lower() == "error"), None)
             if error:
                 trials = trials.with_columns((~as_bool(pl.col(error))).alias("correct"))
-        return {"trials": trials, "participants": trials.select("study", "participant").unique(maintain_order=True)}
+        return self.trials_tables(trials)

@@ -32,7 +32,7 @@ import polars as pl
 from mouselab.ingest.base import BatchReader, ReadBatch, ensure_reasons, parse_floats, require
 from mouselab.ingest.errors import IngestError
 from mouselab.ingest.textio import DEFAULT_CHUNK_BYTES, iter_csv
-from mouselab.ingest.trials import TrialCollector, flag_injection
+from mouselab.ingest.trials import CollectsTrials, TrialCollector, flag_injection
 from mouselab.ingest.validate import flag
 
 REQUIRED = {
@@ -48,7 +48,7 @@ _SESSION_NAMES = ("session", "session_nr")
 _WIDE = re.compile(r"^(xpos|ypos|timestamps)_(.+)$")
 
 
-class MousetrapReader(BatchReader):
+class MousetrapReader(CollectsTrials, BatchReader):
     """mousetrap long or OpenSesame raw wide CSV (plain or gzip), detected from the header."""
 
     name = "mousetrap"
@@ -88,18 +88,8 @@ class MousetrapReader(BatchReader):
             yield ReadBatch(make(chunk.frame), chunk.rejected, raw=_raw_for(chunk, self.layout), nbytes=len(chunk.data))
         self.sha256 = self._hasher.hexdigest() if self.path.open("rb").read(2) != b"\x1f\x8b" else None
 
-    def on_accepted(self, accepted: pl.DataFrame) -> dict[str, pl.DataFrame]:
-        if self.collector is not None:
-            self.collector.add(accepted)
-        return {}
-
     def finish(self) -> dict[str, pl.DataFrame]:
-        if self.collector is None:
-            return {}
-        trials = self.collector.build()
-        if trials.height == 0:
-            return {}
-        return {"trials": trials, "participants": trials.select("study", "participant").unique(maintain_order=True)}
+        return self.trials_tables(self.collected_trials())
 
     # ------------------------------------------------------------------ long
     def _long(self, names: list[str]):

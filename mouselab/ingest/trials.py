@@ -71,6 +71,32 @@ class TrialCollector:
         return finish_trials(trials, study=self.study)
 
 
+class CollectsTrials:
+    """Mixin for readers of trial-based formats: accepted samples feed ``self.collector`` (a
+    :class:`TrialCollector` the reader creates once it knows the covariates); :meth:`trials_tables` turns
+    the collected trials (after the reader's own ``adjust``) into the ``trials`` and ``participants`` tables."""
+
+    collector: TrialCollector | None = None
+
+    def on_accepted(self, accepted: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        if self.collector is not None:
+            self.collector.add(accepted)
+        return {}
+
+    def collected_trials(self) -> pl.DataFrame | None:
+        """The trials table built so far, or None when no trial had a stored sample."""
+        if self.collector is None:
+            return None
+        trials = self.collector.build()
+        return trials if trials.height else None
+
+    @staticmethod
+    def trials_tables(trials: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+        if trials is None:
+            return {}
+        return {"trials": trials, "participants": trials.select("study", "participant").unique(maintain_order=True)}
+
+
 def finish_trials(trials: pl.DataFrame, *, study: str) -> pl.DataFrame:
     """Map covariates onto the contract's trial columns (mousetrap conventions) and type the rest."""
     trials = trials.with_columns(
