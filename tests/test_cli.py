@@ -25,8 +25,10 @@ def need_conformance() -> Path:
     return conformance_dir()
 
 
-@pytest.mark.parametrize("args", [[], ["ingest"], ["measures"], ["measures", "list"], ["store"], ["store", "verify"],
-                                  ["report"], ["report", "run"], ["study"], ["study", "run"], ["synth"]])
+@pytest.mark.parametrize("args", [[], ["ingest"], ["measures"], ["measures", "list"], ["measures", "session"],
+                                  ["store"], ["store", "verify"], ["report"], ["report", "run"], ["study"],
+                                  ["study", "run"], ["synth"], ["privacy", "consent"],
+                                  ["privacy", "consent", "withdraw"], ["capture", "consent", "withdraw"]])
 def test_every_command_has_help(args):
     r = mouselab(*args, "--help")
     assert r.returncode == 0, r.stderr
@@ -85,6 +87,7 @@ def test_cli_reproduces_mousetrap_measures(tmp_path, prefix):
     store, out = tmp_path / "st", tmp_path / "m.csv"
     r = mouselab("ingest", "mousetrap", str(conf / f"{prefix}_trajectories.csv.gz"), "--store", str(store), "--study", "conf")
     assert r.returncode == 0, r.stderr
+    # an ungoverned store exports the ids as stored (mousetrap's trial ids are needed to join)
     r = mouselab("measures", "--store", str(store), "--preset", "mousetrap", "--out", str(out))
     assert r.returncode == 0, r.stderr
     got = pl.read_csv(out, infer_schema_length=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_capture_support import mouselab
 from test_privacy_support import keyed, make_store  # noqa: F401
 
@@ -44,12 +45,16 @@ def test_capture_cli_consent_works_with_a_key(keyed, tmp_path):
     assert "P017" not in consent.registry_path(store).read_text()
 
 
-def test_privacy_cli_withdraw_erases_when_no_purpose_is_left(keyed, tmp_path):
+@pytest.mark.parametrize("entry", [("privacy", "consent"), ("capture", "consent")], ids=" ".join)
+def test_cli_withdraw_erases_when_no_purpose_is_left(keyed, tmp_path, entry):
     store = make_store(tmp_path)
-    r = mouselab("privacy", "consent", "withdraw", "--store", store, "--study", "st", "--participant", "bob-0420")
+    bob = pseudonym.participant("bob-0420", keys.configured_chain())
+    r = mouselab(*entry, "withdraw", "--store", store, "--study", "st", "--participant", "bob-0420")
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f"erasing participant {bob} from study st — this cannot be undone:" in r.stdout
     assert "VERIFIED" in r.stdout and "verification by bytes: 0 hits" in r.stdout
-    r = mouselab("privacy", "consent", "show", "--store", store, "--participant", "bob-0420")
+    assert "bob-0420" not in r.stdout, "the raw id is not echoed"
+    r = mouselab(*entry, "show", "--store", store, "--participant", "bob-0420")
     assert "withdrawn" in r.stdout
     r = mouselab("privacy", "status", "--store", store)
     assert r.returncode == 0 and "pseudonyms  key k-" in r.stdout

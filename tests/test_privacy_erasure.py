@@ -70,7 +70,7 @@ def test_withdrawing_one_purpose_keeps_data_for_the_others(keyed, tmp_path):
 
 def test_pending_erasures_catch_withdrawals_recorded_elsewhere(keyed, tmp_path):
     store = make_store(tmp_path)
-    consent.withdraw(store, "carol-5555", "st")  # e.g. `mouselab capture consent withdraw`: record only
+    consent.withdraw(store, "carol-5555", "st")  # the registry entry alone (no erasure yet)
     done = erasure.erase_pending(store)
     assert [r.participant for r in done] == [consent.data_id(store, "carol-5555")] and done[0].verified
 

@@ -22,10 +22,12 @@ def command() -> None:
 
     \b
     Consent first, then record:
-      mouselab capture consent grant --store S --study X --participant P01
+      mouselab privacy consent grant --store S --study X --participant P01
       mouselab capture start --store S --study X --participant P01 --detach
       mouselab capture status --store S
       mouselab capture pause --store S      # ... resume, stop
+    Withdrawal stops the recording and erases the participant's data:
+      mouselab privacy consent withdraw --store S --study X --participant P01
     Browser tasks: `mouselab capture web --out DIR` copies the JavaScript snippet and a demo page;
     `mouselab ingest web FILE.jsonl --store S` reads what they record.
     """
@@ -55,7 +57,7 @@ def command() -> None:
 def start(store_path: Path, study: str, participant: str, session: str | None, purpose: str, rate_hz: float,
           flush_s: float, commit_s: float, idle_threshold_ms: float, app_mode: str, app_key_file: Path | None,
           duration_s: float | None, detach: bool) -> None:
-    """Record until `mouselab capture stop` (or Ctrl-C, --duration-s, consent withdrawal).
+    """Record until `mouselab capture stop` (or Ctrl-C, --duration-s, `mouselab privacy consent withdraw`).
 
     Refuses to start unless PARTICIPANT has active consent for STUDY and --purpose. Consent is checked
     again at every flush; after a withdrawal the agent drops what it recorded since and stops.
@@ -121,23 +123,9 @@ def _start_detached(config) -> None:
 
 # ------------------------------------------------------------------------------------- pause/resume/stop
 def _send(store_path: Path, action: str, wait_s: float) -> None:
-    from mouselab.capture.files import agent_running, read_status, write_command
+    from mouselab.capture.control import send
 
-    if not agent_running(store_path):
-        raise RuntimeError(f"no capture agent is running for {store_path}")
-    command_id = write_command(store_path, action)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        status = read_status(store_path) or {}
-        if action == "stop":
-            if not agent_running(store_path):
-                _print_status(read_status(store_path) or {}, running=False)
-                return
-        elif status.get("last_command_id") == command_id:
-            _print_status(status, running=True)
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"the capture agent did not confirm '{action}' within {wait_s:g} s; see `mouselab capture status`")
+    _print_status(send(store_path, action, wait_s=wait_s), running=action != "stop")
 
 
 @command.command("pause")
@@ -236,68 +224,27 @@ def recover(store_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- consent
-@command.group("consent")
-def consent_group() -> None:
-    """Record, withdraw and list consent (STORE/governance/consent.jsonl, append-only)."""
+def _consent_alias() -> click.Group:
+    """`mouselab capture consent …`: the very commands of `mouselab privacy consent` under their old name."""
+    from mouselab.cli.privacy import consent_group
+
+    @click.group("consent", commands=consent_group.commands)
+    def alias() -> None:
+        """Alias of `mouselab privacy consent` (deprecated name; same commands, options and code).
+
+        \b
+        grant     record consent (capture refuses to start without it)
+        withdraw  record the withdrawal, stop the participant's capture, and ERASE their data
+                  when no purpose remains active (see `mouselab privacy consent withdraw --help`)
+        show      list consent decisions
+        """
+        click.echo("note: `mouselab capture consent` is an alias of `mouselab privacy consent`; use that name",
+                   err=True)
+
+    return alias
 
 
-def _consent_options(func):
-    for option in reversed([
-        _STORE,
-        click.option("--study", required=True, help="Study id."),
-        click.option("--participant", required=True, help="Pseudonymous participant id."),
-        click.option("--purpose", default="research", show_default=True, help="What the consent covers."),
-        click.option("--note", default=None, help="Free text kept with the record (no personal data)."),
-    ]):
-        func = option(func)
-    return func
-
-
-@consent_group.command("grant")
-@_consent_options
-def consent_grant(store_path: Path, study: str, participant: str, purpose: str, note: str | None) -> None:
-    """Record that PARTICIPANT consents to PURPOSE in STUDY (creates the store when missing)."""
-    from mouselab.privacy import consent
-
-    rec = consent.grant(store_path, participant, study, purpose, note=note)
-    click.echo(f"consent granted: participant {participant}, study {study}, purpose {purpose} at {rec.at}")
-
-
-@consent_group.command("withdraw")
-@_consent_options
-def consent_withdraw(store_path: Path, study: str, participant: str, purpose: str, note: str | None) -> None:
-    """Record a withdrawal; a running capture of this participant stops at its next flush."""
-    from mouselab.privacy import consent
-
-    rec = consent.withdraw(store_path, participant, study, purpose, note=note)
-    click.echo(f"consent withdrawn: participant {participant}, study {study}, purpose {purpose} at {rec.at}")
-
-
-@consent_group.command("show")
-@_STORE
-@click.option("--study", default=None, help="Only this study.")
-@click.option("--participant", default=None, help="Only this participant.")
-@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
-def consent_show(store_path: Path, study: str | None, participant: str | None, as_json: bool) -> None:
-    """List consent decisions and the resulting state per (participant, study, purpose)."""
-    from dataclasses import asdict
-
-    from mouselab.privacy import consent
-
-    recs = consent.records(store_path, participant=participant, study=study)
-    if as_json:
-        for r in recs:
-            click.echo(json.dumps(asdict(r), sort_keys=True))
-        return
-    state: dict[tuple[str, str, str], object] = {}
-    for r in recs:
-        state[(r.participant, r.study, r.purpose)] = r
-    if not state:
-        click.echo("no consent records")
-        return
-    click.echo(f"{'participant':<16}{'study':<16}{'purpose':<12}{'state':<10}since")
-    for (p, s, purpose), r in sorted(state.items()):
-        click.echo(f"{p:<16}{s:<16}{purpose:<12}{'active' if r.action == 'grant' else 'withdrawn':<10}{r.at}")
+command.add_command(_consent_alias())
 
 
 # ------------------------------------------------------------------------------------------------- web

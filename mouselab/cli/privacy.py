@@ -25,7 +25,8 @@ def command() -> None:
       mouselab privacy keygen --out ~/.mouselab/pseudonym.key     (then MOUSELAB_KEY_FILE=that path)
       mouselab privacy init --store S --study X --purposes research --epsilon 2 --retention samples=90,actions=365
     Participants' rights:
-      mouselab privacy consent withdraw --store S --study X --participant P017   (erases when nothing is left)
+      mouselab privacy consent grant --store S --study X --participant P017
+      mouselab privacy consent withdraw --store S --study X --participant P017   (stops capture, erases)
       mouselab privacy export P017 --store S --out DIR
     Checks:
       mouselab privacy audit verify --store S --anchors reports/
@@ -153,15 +154,27 @@ def _print_status(store_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------ consent
 @command.group("consent")
 def consent_group() -> None:
-    """Grant, withdraw (and erase) and show consent."""
+    """Grant, withdraw (which erases) and show consent — STORE/governance/consent.jsonl, append-only.
+
+    \b
+      mouselab privacy consent grant    --store S --study X --participant P017 [--purpose research,ui-design]
+      mouselab privacy consent withdraw --store S --study X --participant P017 [--dry-run]
+      mouselab privacy consent show     --store S [--participant P017] [--json]
+
+    Withdrawing stops a capture agent recording the participant and, when no purpose remains active for
+    the study, erases the participant's data from the store and verifies it (logged in the audit log).
+    `mouselab capture consent` is an older alias of this group.
+    """
 
 
 def _consent_options(func):
     for option in reversed([
         _STORE,
         click.option("--study", required=True, help="Study id."),
-        click.option("--participant", required=True, help="Participant id as on the consent form, or pseudonym."),
-        click.option("--purpose", "purposes", default=None, help="Purpose(s), comma-separated [grant: research; withdraw: all]."),
+        click.option("--participant", required=True,
+                     help="Participant id as on the consent form, or their pseudonym (never a name)."),
+        click.option("--purpose", "purposes", default=None, metavar="PURPOSE[,PURPOSE]",
+                     help="Purpose(s), comma-separated [grant: research; withdraw: every active purpose]."),
         click.option("--note", default=None, help="Free text kept with the record (no personal data)."),
     ]):
         func = option(func)
@@ -181,30 +194,57 @@ def consent_grant(store_path: Path, study: str, participant: str, purposes: str 
 
 @consent_group.command("withdraw")
 @_consent_options
-@click.option("--keep-data", is_flag=True, help="Only record the withdrawal (erase later with `privacy erase --pending`).")
+@click.option("--wait-s", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="How long to wait for a running capture of the participant to commit and stop.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be withdrawn, stopped and erased; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the erasure report as JSON.")
 def consent_withdraw(store_path: Path, study: str, participant: str, purposes: str | None, note: str | None,
-                     keep_data: bool, as_json: bool) -> None:
-    """Record a withdrawal; when no purpose remains active, erase the participant's data and verify it."""
-    from mouselab.privacy import erasure
+                     wait_s: float, dry_run: bool, as_json: bool) -> None:
+    """Record a withdrawal, stop the participant's capture, and erase their data when no purpose is left.
 
-    left, report = erasure.withdraw_and_erase(store_path, participant, study, purposes=_split(purposes) or None,
-                                              note=note, erase=not keep_data)
-    if report is None:
-        click.echo(f"withdrawal recorded; data kept ({'still consented for ' + ', '.join(left) if left else '--keep-data'})")
+    \b
+    1. the withdrawal is recorded for --purpose (default: every active purpose), effective at once;
+    2. a capture agent recording this participant stops (what it recorded before is committed first);
+    3. if no purpose remains active for the study, the participant's rows in every table, their capture
+       files, caches and recording dates are ERASED (irreversible, logged in the audit log) and the
+       erasure is verified by query (0 rows) and by a byte scan of the store (0 hits).
+    Withdrawing one purpose while others stay active keeps the data. Use --dry-run to see the plan first.
+    """
+    from mouselab.privacy import consent
+
+    echo = (lambda m: click.echo(m, err=True)) if as_json else click.echo
+    result = consent.process_withdrawal(store_path, participant, study, purposes=_split(purposes) or None, note=note,
+                                        wait_s=wait_s, dry_run=dry_run, echo=echo)
+    if dry_run:
+        click.echo(f"dry run, nothing changed: would withdraw study {study}, purpose {', '.join(result.purposes)}"
+                   + (f"; still active: {', '.join(result.still_active)} (data kept)" if result.still_active else ""))
+        if result.capture is not None:
+            click.echo(f"would stop the capture agent recording this participant (pid {result.capture.get('pid')})")
+        for line in result.plan.lines() if result.plan else []:
+            click.echo(line.replace("erasing", "would erase", 1))
         return
-    _print_erasure(report, as_json)
+    if result.erasure is None:
+        click.echo(f"data kept: still consented for {', '.join(result.still_active)}")
+        return
+    _print_erasure(result.erasure, as_json)
 
 
 @consent_group.command("show")
 @_STORE
-@click.option("--study", default=None)
-@click.option("--participant", default=None, help="Participant id or pseudonym.")
-def consent_show(store_path: Path, study: str | None, participant: str | None) -> None:
-    """Latest decision per (registry id, study, purpose)."""
+@click.option("--study", default=None, help="Only this study.")
+@click.option("--participant", default=None, help="Only this participant (id or pseudonym).")
+@click.option("--json", "as_json", is_flag=True, help="Print every decision as a JSON line instead.")
+def consent_show(store_path: Path, study: str | None, participant: str | None, as_json: bool) -> None:
+    """Latest decision per (registry id, study, purpose); --json prints the full history."""
+    from dataclasses import asdict
+
     from mouselab.privacy import consent
 
     recs = consent.records(store_path, participant=participant, study=study)
+    if as_json:
+        for r in recs:
+            click.echo(json.dumps(asdict(r), sort_keys=True))
+        return
     state: dict = {}
     for r in recs:
         state[(r.participant, r.study, r.purpose)] = r

@@ -10,7 +10,8 @@ Modules (import-light: each is imported where used, e.g. ``from mouselab.privacy
   :mod:`.export` — a participant's access request; :mod:`.retention` — storage limitation sweeps.
 * :mod:`.audit` — hash-chained, MAC-signed log of every read; :mod:`.access` — purpose checks and the
   ``score_individuals`` guard; :mod:`.reports` — which reports used whose data.
-* :mod:`.anonymity` — k-anonymity / l-diversity gates; :mod:`.dp` — OpenDP releases with a persisted budget;
+* :mod:`.anonymity` — k-anonymity / l-diversity gates; :mod:`.release` — measure tables leaving the store
+  (release codes, suppression, audit entry); :mod:`.dp` — OpenDP releases with a persisted budget;
   :mod:`.reid` — how identifiable data and releases are.
 """
 

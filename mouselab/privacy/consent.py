@@ -22,9 +22,11 @@ so after an erasure the pseudonym is found nowhere in the store while the withdr
 A key rotation appends ``rekey`` lines (old token → new token); readers follow them, so the history of a
 person stays one history.
 
-**Withdrawal and erasure.** :func:`withdraw` only records the decision (a running capture stops; what was
-recorded before stays). :func:`mouselab.privacy.erasure.withdraw_and_erase` (``mouselab privacy consent
-withdraw``) records it and, when no purpose remains active for the study, erases the participant's data.
+**Withdrawal and erasure.** :func:`withdraw` only records the decision (a running capture notices at its next
+flush; what it recorded before stays). :func:`process_withdrawal` is what ``mouselab privacy consent withdraw``
+(and its alias ``mouselab capture consent withdraw``) runs: it records the withdrawal, stops a capture agent
+recording the participant, and — when no purpose remains active for the study — says what will be erased,
+erases it (:func:`mouselab.privacy.erasure.erase_participant`, logged in the audit log) and verifies it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import fcntl
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -123,7 +126,7 @@ def require(store_path: str | os.PathLike[str], participant: str, study: str, pu
         state = "was withdrawn on " + last.at if last is not None else "has not been recorded"
         raise ConsentError(
             f"consent of participant {participant!r} for study {study!r} (purpose {purpose!r}) {state}; "
-            f"record it first with: mouselab capture consent grant --store {store_path} --study {study} "
+            f"record it first with: mouselab privacy consent grant --store {store_path} --study {study} "
             f"--participant {participant} --purpose {purpose}"
         )
     return last
@@ -222,6 +225,135 @@ def append_rekey(store_path: str | os.PathLike[str], mapping: dict[str, str]) ->
 def registry_ids(store_path: str | os.PathLike[str]) -> set[str]:
     """Every registry id with a decision (after following rekey lines)."""
     return {rec.participant for rec in _read(registry_path(store_path))}
+
+
+# ------------------------------------------------------------------------------- withdrawal: one path
+#: How long a withdrawal waits for a running capture agent to stop before erasing (it commits first).
+STOP_WAIT_S = 120.0
+
+
+@dataclass
+class ErasurePlan:
+    """What erasing a participant from a study will remove (counted before anything is removed)."""
+
+    participant: str  # as the store names them
+    study: str
+    rows: dict[str, int] = field(default_factory=dict)  # per table: rows in the participant's partitions
+    capture_files: int = 0
+
+    def lines(self) -> list[str]:
+        rows = ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items()) if n) or "no rows"
+        return [
+            f"erasing participant {self.participant} from study {self.study} — this cannot be undone:",
+            f"  rows: {rows}; rows of study-level tables (quarantine, ingest_log) that name them",
+            f"  files: {self.capture_files} capture session / spool file(s), the capture status and log lines, "
+            "and caches that name them; their recording dates",
+            "  kept: the withdrawal record, an erasure record without the id (blocks re-ingest), an audit entry",
+        ]
+
+
+@dataclass
+class Withdrawal:
+    """Outcome of :func:`process_withdrawal`."""
+
+    participant: str  # as the store names them
+    study: str
+    purposes: list[str]  # withdrawn by this call
+    still_active: list[str]  # purposes that keep the data
+    dry_run: bool = False
+    capture: dict | None = None  # status of the capture agent of this participant (stopped unless dry_run)
+    plan: ErasurePlan | None = None  # what is (dry run: would be) erased; None when data is kept
+    erasure: object | None = None  # mouselab.privacy.erasure.ErasureReport, None when nothing was erased
+
+    @property
+    def verified(self) -> bool:
+        return self.erasure is None or self.erasure.verified
+
+
+def erasure_plan(store_path: str | os.PathLike[str], participant: str, study: str) -> ErasurePlan:
+    """Count what erasing ``participant`` (raw id or pseudonym) from ``study`` removes, reading only the
+    store's manifest and the capture folders (no data is read, nothing is audited)."""
+    from mouselab.capture import files as capture_files
+    from mouselab.store.manifest import Manifest
+
+    root = Path(store_path)
+    pid = data_id(root, participant)
+    plan = ErasurePlan(participant=pid, study=study)
+    for table, files in Manifest.load(root).tables.items():
+        for entry in files.values():
+            part = entry.partition
+            if part.get("participant") == pid and part.get("study") == study:
+                plan.rows[table] = plan.rows.get(table, 0) + entry.rows
+    cap = capture_files.capture_dir(root)
+    for folder in (cap / "sessions" / study / pid, capture_files.spool_root(root) / study / pid):
+        if folder.exists():
+            plan.capture_files += sum(1 for p in folder.rglob("*") if p.is_file())
+    return plan
+
+
+def process_withdrawal(
+    store_path: str | os.PathLike[str], participant: str, study: str, *, purposes: list[str] | None = None,
+    note: str | None = None, wait_s: float = STOP_WAIT_S, dry_run: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> Withdrawal:
+    """Withdraw ``participant``'s consent for ``purposes`` in ``study`` (default: every active purpose).
+
+    1. records the withdrawal of each purpose (append-only, effective immediately);
+    2. stops a capture agent recording this participant in ``study`` for a withdrawn purpose, waiting up to
+       ``wait_s`` for it to commit and exit (it drops what it recorded after the withdrawal);
+    3. when no purpose remains active for the study: ``echo``-es what will be erased, erases it from the
+       store (logged in the audit log) and verifies it by query and by bytes.
+
+    Withdrawing some purposes while others stay active keeps the data (purpose checks stop the withdrawn
+    use). ``dry_run`` records, stops and erases nothing and returns what would happen. Raises
+    :class:`mouselab.privacy.governance.GovernanceError` when the agent does not stop in time (the
+    withdrawal is recorded, nothing is erased: ``mouselab privacy erase`` finishes the job).
+    """
+    from mouselab.capture import control
+    from mouselab.privacy import erasure, governance
+
+    say = echo or (lambda message: None)
+    root = Path(store_path)
+    for purpose in purposes or [DEFAULT_PURPOSE]:
+        _check_ids(participant, study, purpose)
+    if not (root / "manifest.json").exists():
+        raise FileNotFoundError(f"{root} is not a mouselab store (no manifest.json); check --store")
+    pid = data_id(root, participant)
+    active = active_purposes(root, participant, study)
+    targets = list(purposes) if purposes else (active or [DEFAULT_PURPOSE])
+    agent = control.running(root)
+    if agent is not None and (agent.get("participant") != pid or agent.get("study") != study):
+        agent = None
+    if dry_run:
+        left = [p for p in active if p not in targets]
+        stops = agent is not None and agent.get("purpose", DEFAULT_PURPOSE) not in left
+        return Withdrawal(participant=pid, study=study, purposes=targets, still_active=left, dry_run=True,
+                          capture=agent if stops else None, plan=None if left else erasure_plan(root, pid, study))
+    left, _ = erasure.withdraw_and_erase(root, participant, study, purposes=targets, note=note, erase=False)
+    say(f"consent withdrawn: study {study}, purpose {', '.join(targets)}"
+        + (f"; still active: {', '.join(left)}" if left else ""))
+    result = Withdrawal(participant=pid, study=study, purposes=targets, still_active=left)
+    if agent is not None and agent.get("purpose", DEFAULT_PURPOSE) not in left:
+        say(f"stopping the capture agent recording this participant (pid {agent.get('pid')}, session "
+            f"{agent.get('session')}) ...")
+        try:
+            result.capture = control.stop_capture_of(root, study=study, participant=pid, wait_s=wait_s)
+        except control.AgentTimeout:
+            raise governance.GovernanceError(
+                f"the withdrawal is recorded, but the capture agent (pid {agent.get('pid')}) did not stop within "
+                f"{wait_s:g} s, so nothing was erased yet; stop it (mouselab capture stop --store {root}, or kill "
+                f"the process), then erase with: mouselab privacy erase --store {root} --participant {participant} "
+                f"--study {study}"
+            ) from None
+        say(f"capture agent stopped; the {result.capture.get('samples_committed', 0):,} samples it recorded before "
+            "the withdrawal were committed")
+    if left:
+        return result
+    result.plan = erasure_plan(root, pid, study)
+    for line in result.plan.lines():
+        say(line)
+    result.erasure = erasure.erase_participant(root, participant, study=study, reason="consent withdrawn")
+    return result
 
 
 # ----------------------------------------------------------------------------------------------- internals
@@ -362,7 +494,8 @@ def _parse(path: Path, number: int, raw: bytes) -> ConsentRecord:
 
 
 __all__ = [
-    "CONSENT_FILE", "DEFAULT_PURPOSE", "ConsentError", "ConsentRecord", "ConsentRegistryError", "active_purposes",
-    "append_rekey", "data_id", "grant", "history", "is_active", "lapsed", "latest", "records", "registry_ids",
-    "registry_path", "require", "state", "subject", "withdraw",
+    "CONSENT_FILE", "DEFAULT_PURPOSE", "STOP_WAIT_S", "ConsentError", "ConsentRecord", "ConsentRegistryError",
+    "ErasurePlan", "Withdrawal", "active_purposes", "append_rekey", "data_id", "erasure_plan", "grant", "history",
+    "is_active", "lapsed", "latest", "process_withdrawal", "records", "registry_ids", "registry_path", "require",
+    "state", "subject", "withdraw",
 ]

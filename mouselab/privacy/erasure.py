@@ -339,8 +339,8 @@ def withdraw_and_erase(
 
 
 def erase_pending(store_path, *, study: str | None = None) -> list[ErasureReport]:
-    """Erase every participant whose consent records show no active purpose (e.g. withdrawn through
-    ``mouselab capture consent withdraw``, which only records the decision)."""
+    """Erase every participant whose consent records show no active purpose (e.g. a withdrawal recorded
+    with :func:`mouselab.privacy.consent.withdraw` alone, or an erasure that was interrupted)."""
     from mouselab.privacy import consent
     from mouselab.store import Store
 
