@@ -156,3 +156,72 @@ def test_baselines_reach_their_targets_and_are_seeded(maker):
     assert a.equals(maker(geo, seed=1)) and not a.equals(maker(geo, seed=2))
     ends = a.group_by("trial", maintain_order=True).agg(pl.col("x").last(), pl.col("y").last()).join(geo, on="trial")
     assert ((ends["x"] - ends["aim_x"]).abs() <= 1).all() and ((ends["y"] - ends["aim_y"]).abs() <= 1).all()
+
+
+# ----------------------------------------------------------------------------------------- free-use person styles
+def test_style_population_is_seeded_and_people_differ_more_than_their_sessions():
+    from mouselab.synth.free_use import STYLE_SPREADS, PersonStyle, StylePopulation
+
+    pop = StylePopulation()
+    ids = [f"p{i}" for i in range(40)]
+    styles = pop.draw(ids, seed=1)
+    assert styles == pop.draw(ids, seed=1) and styles != pop.draw(ids, seed=2)
+    assert all(isinstance(s, PersonStyle) for s in styles.values())
+    for name, spread in STYLE_SPREADS.items():
+        values = [getattr(s, name) for s in styles.values()]
+        assert min(values) >= spread.lo and max(values) <= spread.hi, name
+    between = np.std([np.log(s.pace) for s in styles.values()])
+    rng = np.random.default_rng(3)
+    within = np.mean([np.std([np.log(pop.for_session(s, seed=rng).pace) for _ in range(8)]) for s in styles.values()])
+    assert 0.12 < between < 0.35 and within < 0.5 * between
+    moved = pop.for_session(styles["p0"], seed=4)
+    assert moved.edge == styles["p0"].edge and len(moved.hotspots) == len(styles["p0"].hotspots)
+    with pytest.raises(ValueError, match="unknown style field"):
+        StylePopulation(spreads={"speed": STYLE_SPREADS["pace"]}).draw(["a"], seed=0)
+
+
+def _speed_px_per_ms(samples: pl.DataFrame) -> float:
+    """Median step speed of move samples inside movements (steps < 50 ms apart), from first principles."""
+    s = samples.filter(pl.col("event") == "move").sort("t_ms")
+    t, x, y = (s[c].to_numpy() for c in ("t_ms", "x", "y"))
+    dt = np.diff(t)
+    step = np.hypot(np.diff(x), np.diff(y))
+    inside = (dt > 0) & (dt < 50)
+    return float(np.median(step[inside] / dt[inside]))
+
+
+def test_styled_free_use_sessions_follow_each_persons_style():
+    from mouselab.synth import simulate_free_use
+    from mouselab.synth.free_use import PersonStyle
+
+    fast = PersonStyle(pace=0.6, p_drag=0.02, p_scroll=0.1, edge="bottom", edge_share=0.5)
+    slow = PersonStyle(pace=1.7, p_drag=0.35, p_scroll=0.1, edge="top", edge_share=0.0)
+    out = simulate_free_use(["fast", "slow"], seed=5, duration_s=(150.0, 150.0), screen_px=(1280, 800),
+                            styles={"fast": fast, "slow": slow})
+    again = simulate_free_use(["fast", "slow"], seed=5, duration_s=(150.0, 150.0), screen_px=(1280, 800),
+                              styles={"fast": fast, "slow": slow})
+    assert out["samples"].equals(again["samples"]) and out["events"].equals(again["events"])
+    s, e = out["samples"], out["events"]
+    by = {p: s.filter(pl.col("participant") == p) for p in ("fast", "slow")}
+    assert _speed_px_per_ms(by["fast"]) > 1.5 * _speed_px_per_ms(by["slow"])
+    drag_share = {p: by[p].filter(pl.col("event") == "drag").height / by[p].height for p in by}
+    assert drag_share["slow"] > 3 * drag_share["fast"]
+    # the pointer is clamped to the screen; flinging it at the bottom edge leaves samples on that edge
+    assert s["x"].is_between(0, 1279).all() and s["y"].is_between(0, 799).all()
+    assert by["fast"].filter(pl.col("y") == 799).height > 5 and by["slow"].filter(pl.col("y") == 799).height == 0
+    for p, frame in by.items():
+        assert (frame["t_ms"].diff().drop_nulls() > 0).all(), p
+        ev = e.filter(pl.col("participant") == p)
+        assert ev.filter(pl.col("kind") == "click_down").height == ev.filter(pl.col("kind") == "click_up").height > 10
+    assert set(s["event"]) <= {"move", "down", "up", "drag", "scroll"}
+    assert (s.filter(pl.col("event") == "drag")["buttons"] == 1).all()
+
+
+def test_styles_must_cover_every_participant():
+    from mouselab.synth import simulate_free_use
+    from mouselab.synth.free_use import PersonStyle
+
+    with pytest.raises(ValueError, match="no PersonStyle for participant"):
+        simulate_free_use(["a", "b"], seed=0, styles={"a": PersonStyle()})
+    with pytest.raises(ValueError, match="edge"):
+        PersonStyle(edge="middle")

@@ -23,6 +23,18 @@ equal error rate, EER, next to chance: 1/N, 5/N and 0.5):
 Sessions: identification must cross sessions (never train and test within one). The sample study has one
 trial session per participant, so :func:`pseudo_sessions` splits each session into halves by time — an
 honest but optimistic stand-in (same day, same device, same state): real cross-day accuracy is lower.
+
+The verdict (:func:`verdict`): a release form passes unless its top-1 accuracy is significantly above the
+*tolerated* level ``τ = max(1/k, 1/N)`` — the k-anonymity promise ("no better than picking one of k"), or
+chance itself when the study has fewer than ``k`` people, since no release can be less identifying than
+guessing. "Significantly" is an exact one-sided binomial test of the probes' top-1 hits against ``τ`` at
+level ``alpha``: the form fails when ``P(X ≥ hits) < alpha`` for ``X ~ Binomial(probes, τ)``. This keeps
+a release measured at chance from failing on sampling noise in a small study (the old absolute rule,
+top-1 ≤ 0.2, failed everything with fewer than five people, whatever the release). Two caveats, both
+stated in the report: probes of one person are not independent, so the test is anti-conservative — it
+fails a form more readily than independence would justify, the safe side for a privacy gate; and with few
+probes it only detects large excesses, so the report also shows the largest top-1 that still passes.
+``max_top1`` overrides ``τ``.
 """
 
 from __future__ import annotations
@@ -70,12 +82,15 @@ class Identification:
     def chance_top5(self) -> float:
         return min(5, self.candidates) / self.candidates if self.candidates else float("nan")
 
-    def row(self, *, max_top1: float) -> dict:
+    def row(self, *, max_top1: float | None = None, k: int = 5, alpha: float = 0.05) -> dict:
+        """One row of the report's identification table, with the :func:`verdict` columns."""
+        v = verdict(self, k=k, alpha=alpha, max_top1=max_top1)
         return {
             "release form": self.form, "candidates": self.candidates, "probes": self.probes,
             "top-1": self.top1, "chance top-1": self.chance_top1, "top-5": self.top5,
             "chance top-5": self.chance_top5, "EER": self.eer, "chance EER": 0.5,
-            "verdict": "pass" if self.top1 <= max_top1 else "FAIL",
+            "tolerated top-1": v["tolerated"], "passes up to": v["passes_up_to"], "p": v["p"],
+            "verdict": v["verdict"],
         }
 
 
@@ -276,9 +291,9 @@ def generalise(profiles: pl.DataFrame, *, features: Sequence[str], bins: int = 3
     for c in features:
         if c not in edges:
             qs = np.nanquantile(profiles[c].cast(pl.Float64).to_numpy(), np.linspace(0, 1, bins + 1)[1:-1])
-            edges[c] = [float(q) for q in qs]
-        out = out.with_columns(pl.col(c).cast(pl.Float64).cut(edges[c], labels=[f"q{i + 1}" for i in range(bins)])
-                               .cast(pl.String).alias(c))
+            edges[c] = sorted({float(q) for q in qs if np.isfinite(q)})  # tied quantiles (few people) merge bins
+        labels = [f"q{i + 1}" for i in range(len(edges[c]) + 1)]
+        out = out.with_columns(pl.col(c).cast(pl.Float64).cut(edges[c], labels=labels).cast(pl.String).alias(c))
     return out, edges
 
 
@@ -381,5 +396,53 @@ def dp_sums(bounds: Sequence[tuple[float, float]], *, epsilon: float, seed: int 
 
 
 def verdict_threshold(k: int) -> float:
-    """Default pass threshold for top-1 identification accuracy: the k-anonymity promise, 1/k."""
+    """The k-anonymity promise for top-1 identification accuracy, 1/k (see :func:`tolerated_top1`)."""
     return 1.0 / k if k > 0 else math.nan
+
+
+def tolerated_top1(candidates: int, *, k: int) -> float:
+    """The tolerated top-1 accuracy ``τ = max(1/k, 1/candidates)``: the k-anonymity promise, or chance when
+    there are fewer than ``k`` candidates (no release can be less identifying than a guess)."""
+    if candidates < 1:
+        return verdict_threshold(k)
+    return max(verdict_threshold(k), 1.0 / candidates) if k > 0 else 1.0 / candidates
+
+
+def top1_p_value(top1: float, probes: int, tolerated: float) -> float:
+    """One-sided exact binomial p-value ``P(X ≥ top1·probes)`` for ``X ~ Binomial(probes, tolerated)``.
+
+    Top-1 counts ties at their expected rank, so ``top1·probes`` hits may be fractional; the regularised
+    incomplete beta function ``I_τ(h, n − h + 1)`` equals the binomial tail at whole ``h`` and interpolates
+    between them. NaN when there are no probes.
+    """
+    from scipy.special import betainc
+
+    if not probes or not np.isfinite(top1):
+        return math.nan
+    hits = min(max(float(top1) * probes, 0.0), float(probes))
+    if hits <= 0.0 or tolerated >= 1.0:
+        return 1.0
+    if tolerated <= 0.0:
+        return 0.0
+    return float(betainc(hits, probes - hits + 1.0, tolerated))
+
+
+def verdict(
+    identification: Identification, *, k: int = 5, alpha: float = 0.05, max_top1: float | None = None,
+) -> dict:
+    """Pass or fail one release form (the rule of the module docstring).
+
+    Returns ``tolerated`` (``τ``: ``max_top1`` when given, else :func:`tolerated_top1`), ``p``
+    (:func:`top1_p_value` of the observed top-1 against ``τ``), ``passes_up_to`` (the largest top-1 with a
+    whole number of hits that still passes with this many probes) and ``verdict``: ``"pass"`` when
+    ``p >= alpha``, ``"FAIL"`` when ``p < alpha``, ``"n/a"`` without probes.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+    tau = float(max_top1) if max_top1 is not None and max_top1 > 0 else tolerated_top1(identification.candidates, k=k)
+    n = identification.probes
+    p = top1_p_value(identification.top1, n, tau)
+    if not np.isfinite(p):
+        return {"tolerated": tau, "p": p, "passes_up_to": math.nan, "verdict": "n/a"}
+    passing = [h for h in range(n + 1) if top1_p_value(h / n, n, tau) >= alpha]
+    return {"tolerated": tau, "p": p, "passes_up_to": max(passing) / n, "verdict": "pass" if p >= alpha else "FAIL"}
