@@ -162,7 +162,8 @@ def test_workday_report_renders_on_the_balabit_sessions(workday_report):
     assert set(results["action_counts"]) == {"MM", "PC", "DD"}
     sessions = results["sessions"]["rows"]
     assert len(sessions) == USERS * SESSIONS
-    assert {r[0] for r in sessions} == {f"person {i + 1}" for i in range(USERS)}  # neutral labels by default
+    width = len(str(USERS))  # zero-padded, so that "person 02" sorts before "person 10"
+    assert {r[0] for r in sessions} == {f"person {i + 1:0{width}d}" for i in range(USERS)}  # neutral by default
     assert np.mean([r[3] for r in sessions]) == pytest.approx(MINUTES, rel=0.3)  # duration_min
     html = workday_report.html.read_text(encoding="utf-8")
     assert html.count("vegaEmbed(") >= 5 and "<script src=" not in html

@@ -230,7 +230,8 @@ def rekey_frame(frame: pl.DataFrame, *, new_key: bytes) -> pl.DataFrame:
 
 
 def report_labels(frames: dict[str, "pl.DataFrame"], *, seed: int) -> dict[str, "pl.DataFrame"]:
-    """Replace participant ids by neutral labels (``person 1`` … ``person k``) for a report (pure).
+    """Replace participant ids by neutral labels (``person 1`` … ``person k``, zero-padded from 10 people on
+    so that they sort in number order) for a report (pure).
 
     Reports about whole working sessions (activity, idle time, breaks) describe what a person did all
     day; labelled with ids they read as a record of that person. The labels are assigned in a seeded
@@ -244,7 +245,8 @@ def report_labels(frames: dict[str, "pl.DataFrame"], *, seed: int) -> dict[str, 
     people = sorted({p for f in frames.values() if "participant" in f.columns
                      for p in f["participant"].drop_nulls().unique().to_list()})
     order = np.random.default_rng(seed).permutation(len(people))
-    mapping = {p: f"person {int(k) + 1}" for p, k in zip(people, order)}
+    width = len(str(len(people)))  # "person 01" … "person 12": labels sort in number order
+    mapping = {p: f"person {int(k) + 1:0{width}d}" for p, k in zip(people, order)}
     return {
         name: f.with_columns(pl.col("participant").replace_strict(mapping, default=None, return_dtype=pl.String))
         if "participant" in f.columns else f

@@ -25,7 +25,8 @@
 from mouselab.synth.baselines import bezier_movements, windmouse_movements
 from mouselab.synth.calibrate import Calibration, FittsFit, calibrate, fit_fitts, geometry_frame
 from mouselab.synth.describe import DESCRIPTORS, describe_movements, movement_phases, trial_set
-from mouselab.synth.free_use import APP_CATEGORIES, simulate_free_use
+from mouselab.synth.balabit import BalabitQuirks, iter_balabit
+from mouselab.synth.free_use import APP_CATEGORIES, PersonStyle, StylePopulation, simulate_free_use
 from mouselab.synth.kinematics import (
     SubmovementPlan,
     Trajectories,
@@ -46,6 +47,7 @@ from mouselab.synth.script import Click, Drag, Idle, Move, Scroll, Target, sessi
 
 __all__ = [
     "APP_CATEGORIES",
+    "BalabitQuirks",
     "DEFAULT_SEED",
     "DESCRIPTORS",
     "LAYOUT",
@@ -58,9 +60,11 @@ __all__ = [
     "Move",
     "MovementParams",
     "MovementSpec",
+    "PersonStyle",
     "Recording",
     "Scroll",
     "StrokePlan",
+    "StylePopulation",
     "SubmovementPlan",
     "Target",
     "Trajectories",
@@ -72,6 +76,7 @@ __all__ = [
     "fit_fitts",
     "generate_movements",
     "geometry_frame",
+    "iter_balabit",
     "lognormal_peak_time",
     "lognormal_speed",
     "movement_phases",
