@@ -35,7 +35,15 @@ demo: setup
 	$(VENV)/bin/mouselab study run notebooks --out reports/sample
 	@echo "open reports/sample/index.html"
 
-test: setup
+# pycanon (an independent k-anonymity implementation, cross-checked in tests/test_privacy_pycanon.py) pins
+# exact old numpy / pandas releases in its metadata; its anonymity functions run on ours, so no deps.
+PYCANON := $(VENV)/.pycanon-1.3.6
+
+$(PYCANON): $(STAMP)
+	$(PY) -m pip install --quiet --no-deps "pycanon==1.3.6"
+	touch $@
+
+test: setup $(PYCANON)
 	$(PY) -m pytest
 
 lab: setup
