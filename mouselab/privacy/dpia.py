@@ -58,10 +58,11 @@ def dpia_markdown(store_path, *, study: str, risks: pl.DataFrame, max_top1: floa
         "",
         "### Risks measured (this report)",
         "",
-        f"Identification of a participant from released data, against the tolerated top-1 accuracy τ = {max_top1:.3g} "
-        "(a form fails when its top-1 is significantly above τ: exact one-sided binomial test over the probes)"
-        + (" (identification across pseudo-sessions: halves of one session — optimistic for the attacker)."
-           if pseudo_sessions else " (identification across sessions)."),
+        "Identification of a participant from released data "
+        + ("across pseudo-sessions (halves of one session — optimistic for the attacker). " if pseudo_sessions
+           else "across sessions. ")
+        + f"A release form fails when its top-1 accuracy is significantly above the tolerated τ = {max_top1:.3g} "
+        "(exact one-sided binomial test over the probes).",
         "",
         f"* significantly above τ (must not leave the store): {', '.join(failing) or 'none'}",
         f"* not significantly above τ: {', '.join(passing) or 'none'}",

@@ -140,6 +140,9 @@ def run_notebook(
             progress_bar=False,
             log_output=False,
             execution_timeout=execution_timeout_s,
+            # the kernel's own start-up chatter (e.g. ipykernel's note that a local kernel talks over TCP) is
+            # not for report readers; errors in cells still land in the notebook and the result
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except papermill.PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {' '.join(str(exc.evalue).split())}"[:500]
