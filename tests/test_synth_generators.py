@@ -225,3 +225,112 @@ def test_styles_must_cover_every_participant():
         simulate_free_use(["a", "b"], seed=0, styles={"a": PersonStyle()})
     with pytest.raises(ValueError, match="edge"):
         PersonStyle(edge="middle")
+
+
+# ----------------------------------------------------------------------------------------- Balabit-format writer
+def _free_use_session(seed: int = 3, seconds: float = 90.0):
+    from mouselab.synth import simulate_free_use
+    from mouselab.synth.free_use import StylePopulation
+
+    styles = StylePopulation().draw(["p"], seed=seed)
+    out = simulate_free_use(["p"], seed=seed, duration_s=(seconds, seconds), screen_px=(1920, 1080), styles=styles)
+    return out["samples"].sort("t_ms"), out["events"]
+
+
+def _parse(lines: list[str]) -> pl.DataFrame:
+    from mouselab.synth.balabit import HEADER
+
+    return pl.read_csv("\n".join([HEADER, *lines]).encode(), schema_overrides={"x": pl.Int64, "y": pl.Int64})
+
+
+def test_balabit_rows_show_where_the_pointer_was_near_their_client_time():
+    from mouselab.synth.balabit import balabit_lines
+
+    samples, events = _free_use_session()
+    lines, expected, counts = balabit_lines(samples, events, seed=1)
+    rows = _parse(lines)
+    moves = samples.filter(pl.col("event").is_in(["move", "drag"]))
+    t = moves["t_ms"].to_numpy() - samples["t_ms"][0]
+    t_next = np.append(t[1:], np.inf)
+    xs, ys = moves["x"].to_numpy(), moves["y"].to_numpy()
+    at = 0
+    for c, state, x, y in rows.select("client timestamp", "state", "x", "y").iter_rows():
+        if state not in ("Move", "Drag") or x == 65535:
+            continue
+        # the file's clock starts within a tick (16 ms) of the first sample; a row
+        # shows the pointer at a moment from 45 ms before its client stamp (a paired report) to one report
+        # interval (+ a tick) after it (a late report, stamped with the previous report's client time)
+        c_ms = 1000.0 * c
+        shown = np.flatnonzero((xs == x) & (ys == y) & (t <= c_ms + 16.0 + 160.0) & (t_next > c_ms - 16.0 - 45.0))
+        shown = shown[shown >= at]
+        assert shown.size, (c, state, x, y)
+        at = shown[0]  # and the rows follow the trajectory in order
+    # the coarse clock: steps are whole ticks of 15.625 ms, reports ~109 ms apart while moving
+    client = np.unique(np.rint(rows["client timestamp"].to_numpy() * 1000.0))
+    steps = np.diff(client)
+    assert np.all(np.abs(steps / 15.625 - np.rint(steps / 15.625)) * 15.625 <= 1.0)
+    assert 100.0 <= np.median(steps[steps < 1000]) <= 120.0
+    assert counts["moving_s"] == pytest.approx(steps[steps < 1000].sum() / 1000.0, abs=0.01)
+
+
+def test_balabit_expected_quarantine_follows_the_readers_rules():
+    from mouselab.synth.balabit import balabit_lines, expected_quarantine
+
+    client = np.array([0, 109, 109, 218, 218, 218, 327, 436, 436])
+    sentinel = np.array([False, False, False, False, False, True, False, False, True])
+    assert expected_quarantine(client, sentinel) == [
+        (1, "client timestamp", "duplicate_timestamp"), (3, "client timestamp", "duplicate_timestamp"),
+        (5, "x", "sentinel_coordinate"), (8, "x", "sentinel_coordinate"),
+    ]  # the last of equal timestamps is kept; a sentinel row takes no part in the time checks
+    with pytest.raises(ValueError, match="decrease"):
+        expected_quarantine(np.array([0, 109, 100]), np.zeros(3, dtype=bool))
+    # the writer's list is that rule applied to the file it wrote
+    samples, events = _free_use_session(seed=4, seconds=60.0)
+    lines, expected, counts = balabit_lines(samples, events, seed=2)
+    rows = _parse(lines)
+    oracle = expected_quarantine(np.rint(rows["client timestamp"].to_numpy() * 1000), (rows["x"] == 65535).to_numpy())
+    assert expected.rows() == [(i + 2, c, r) for i, c, r in oracle] and counts["duplicate_timestamp"] > 0
+
+
+def test_balabit_clock_quirks_follow_the_users_setup():
+    from mouselab.synth.balabit import BalabitQuirks, RecordingSetup, balabit_lines
+
+    samples, events = _free_use_session(seed=5)
+    quiet = RecordingSetup(late_report_prob=0.0, paired_report_prob=0.0, held_report_prob=0.0,
+                           stalled_report_prob=0.0, record_lag_ms=0.0)
+    q = BalabitQuirks(sentinel_prob=0.0)
+    _, _, base = balabit_lines(samples, events, seed=1, quirks=q, setup=quiet)
+    lines, _, late = balabit_lines(samples, events, seed=1, quirks=q,
+                                   setup=RecordingSetup(0.45, 0.0, 0.0, 0.0, 0.0))
+    assert base["late_rows"] == base["paired_rows"] == base["held_rows"] == base["stalled_packets"] == 0
+    assert late["late_rows"] > 0.2 * late["client_repeats"] and late["client_repeats"] > base["client_repeats"]
+    # a late row repeats the previous row's client time; it goes in the next report's packet (record time)
+    rows = _parse(lines)
+    c, r = rows["client timestamp"].to_numpy(), rows["record timestamp"].to_numpy()
+    repeat = np.flatnonzero(c[1:-1] == c[:-2]) + 1
+    assert np.mean(r[repeat] == r[repeat + 1]) > 0.5
+    # no stalls: the other rows are recorded within a few ms of their client time
+    fresh = np.r_[True, c[1:] != c[:-1]]
+    assert np.abs(r - c)[fresh].max() < 0.05 and np.abs(r - c)[~fresh].max() > 0.09
+    setups = [RecordingSetup.draw(BalabitQuirks(), seed=s) for s in range(50)]
+    assert setups[0] == RecordingSetup.draw(BalabitQuirks(), seed=0)
+    for name in ("late_report_prob", "paired_report_prob", "held_report_prob", "stalled_report_prob",
+                 "record_lag_ms"):
+        lo, hi = getattr(BalabitQuirks(), name)
+        values = [getattr(s, name) for s in setups]
+        assert lo <= min(values) and max(values) <= hi and max(values) - min(values) > 0.5 * (hi - lo)
+
+
+def test_balabit_writer_refuses_bad_settings():
+    from mouselab.synth.balabit import BalabitQuirks, ReportClock, balabit_lines, iter_balabit
+
+    with pytest.raises(ValueError, match="schedule"):
+        next(iter_balabit(users=1, sessions=1, minutes=0.2, seed=1, schedule="60hz"))
+    with pytest.raises(ValueError, match="schedule"):
+        balabit_lines(pl.DataFrame(), pl.DataFrame(), seed=1, schedule="60hz")
+    with pytest.raises(ValueError, match="late_report_prob"):
+        BalabitQuirks(late_report_prob=(0.3, 0.1))
+    with pytest.raises(ValueError, match="report_ticks"):
+        ReportClock(report_ticks=(7, 8), report_weights=(1.0,))
+    with pytest.raises(ValueError, match="tick_ms"):
+        ReportClock(tick_ms=0.0)

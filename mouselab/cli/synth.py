@@ -80,8 +80,12 @@ def _screen(value: str) -> tuple[int, int]:
               help="Mean session length in minutes (each session lasts 0.8–1.2 × this, idle breaks included).")
 @click.option("--seed", type=int, required=True, help="Master seed; the same arguments give byte-identical files.")
 @click.option("--screen", default="1920x1080", show_default=True, metavar="WxH", help="Screen size of every user (px).")
-@click.option("--clean", is_flag=True, help="No duplicate timestamps and no sentinel coordinates (nothing to quarantine).")
-def balabit(out: Path, users: int, sessions: int, minutes: float, seed: int, screen: str, clean: bool) -> None:
+@click.option("--schedule", type=click.Choice(["rdp", "fine"]), default="rdp", show_default=True,
+              help="rdp: reports every ~109 ms on two lagging clocks, as in the real files; fine: the original "
+                   "fine-grained rows (one per position change at 60 Hz).")
+@click.option("--clean", is_flag=True, help="No repeated client timestamps and no sentinel coordinates (nothing to quarantine).")
+def balabit(out: Path, users: int, sessions: int, minutes: float, seed: int, screen: str, schedule: str,
+            clean: bool) -> None:
     """Write synthetic free-use sessions in the Balabit Mouse Dynamics Challenge layout into OUT.
 
     \b
@@ -93,9 +97,13 @@ def balabit(out: Path, users: int, sessions: int, minutes: float, seed: int, scr
     Every user moves with their own style (speed, Fitts' law, curvature, hesitations, click timing, how
     much they drag and scroll, where on the screen they work), drawn once per user; their sessions vary a
     little around it — so users can be told apart, as in real mouse-dynamics data (see
-    mouselab.synth.free_use). The data set's quirks are put in at low rates: record vs client timestamp
-    jitter, presses logged at the time of the move before them (duplicate timestamps), positions logged
-    as 65535 (sentinels), and pointers clamped at the screen edge. No real person is behind any row.
+    mouselab.synth.free_use). The movement is reported as in the real files (--schedule rdp): a row about
+    every 109 ms while the pointer moves (~9 rows/s), button rows at once; the client and record clocks
+    lag each other, so that 10–25 % of rows repeat the previous row's client timestamp (the reader keeps
+    the last of equal timestamps and quarantines the others), and record-only repeats, record lags and
+    stalled packets occur at the rates measured on the real files (each user's machine has its own; see
+    mouselab.synth.balabit). Rarely a position is logged as 65535 (sentinel), and pointers are clamped at
+    the screen edge. No real person is behind any row.
 
     \b
     Example:
@@ -112,9 +120,10 @@ def balabit(out: Path, users: int, sessions: int, minutes: float, seed: int, scr
     root = out / "training_files"
     existing = {p.relative_to(out).as_posix() for p in root.rglob("*") if p.is_file()} if root.exists() else set()
     quirks = BalabitQuirks.none() if clean else BalabitQuirks()
-    written, expected, rows, edge = set(), [], 0, 0
+    written, expected, rows = set(), [], 0
+    kept = {"edge_rows": 0, "client_repeats": 0, "record_repeats": 0, "record_batched": 0}
     for s in iter_balabit(users=users, sessions=sessions, minutes=minutes, seed=seed, screen_px=screen_px,
-                          quirks=quirks):
+                          quirks=quirks, schedule=schedule):
         if not written and existing and s.path not in existing:
             raise click.UsageError(f"{root} already holds sessions of another build; write into a new folder")
         path = out / s.path
@@ -122,7 +131,8 @@ def balabit(out: Path, users: int, sessions: int, minutes: float, seed: int, scr
         path.write_text(s.text, encoding="utf-8")
         written.add(s.path)
         rows += s.rows
-        edge += int(s.counts.get("edge_rows", 0))
+        for name in kept:
+            kept[name] += int(s.counts.get(name, 0))
         expected.append(s.expected.select(pl.lit(f"{s.user}/{s.session}").alias("file"), "line", "column", "reason"))
     stale = sorted(existing - written)
     if stale:
@@ -132,9 +142,14 @@ def balabit(out: Path, users: int, sessions: int, minutes: float, seed: int, scr
     table.write_csv(out / "expected_quarantine.csv")
     counts = dict(table.group_by("reason").len().iter_rows())
     click.echo(f"wrote {len(written)} session file(s): {users} users × {sessions} sessions of ~{minutes:g} min, "
-               f"{rows:,} rows, screen {screen_px[0]}x{screen_px[1]}, seed {seed} -> {root}")
+               f"{rows:,} rows ({schedule} schedule), screen {screen_px[0]}x{screen_px[1]}, seed {seed} -> {root}")
     click.echo(f"  to be quarantined: {counts.get('duplicate_timestamp', 0):,} duplicate timestamps, "
                f"{counts.get('sentinel_coordinate', 0):,} sentinel coordinates "
                f"({table.height / max(rows, 1):.2%} of rows; listed in {out / 'expected_quarantine.csv'})")
-    click.echo(f"  valid quirks kept: {edge:,} rows clamped at a screen edge, record timestamps jittered")
+    if schedule == "rdp":
+        clocks = (f"{kept['client_repeats']:,} rows repeating the previous client timestamp, "
+                  f"{kept['record_repeats']:,} the previous record timestamp")
+    else:
+        clocks = f"record timestamps jittered, {kept['record_batched']:,} rows batched"
+    click.echo(f"  valid quirks kept: {kept['edge_rows']:,} rows clamped at a screen edge; {clocks}")
     click.echo(f"next: mouselab ingest balabit {root} --store STORE --study balabit --segment")
