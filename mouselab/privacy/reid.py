@@ -293,7 +293,12 @@ def generalise(profiles: pl.DataFrame, *, features: Sequence[str], bins: int = 3
             qs = np.nanquantile(profiles[c].cast(pl.Float64).to_numpy(), np.linspace(0, 1, bins + 1)[1:-1])
             edges[c] = sorted({float(q) for q in qs if np.isfinite(q)})  # tied quantiles (few people) merge bins
         labels = [f"q{i + 1}" for i in range(len(edges[c]) + 1)]
-        out = out.with_columns(pl.col(c).cast(pl.Float64).cut(edges[c], labels=labels).cast(pl.String).alias(c))
+        value = pl.col(c).cast(pl.Float64)
+        if edges[c]:  # right-closed bins (lo, hi], as quantile edges are meant
+            binned = value.bin_intervals(edges[c], labels=labels, right_closed=True).cast(pl.String)
+        else:  # no finite edge (every value missing or equal): one bin
+            binned = pl.when(value.is_not_null()).then(pl.lit(labels[0]))
+        out = out.with_columns(binned.alias(c))
     return out, edges
 
 
