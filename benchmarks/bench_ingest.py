@@ -14,7 +14,9 @@ usage: python benchmarks/bench_ingest.py [--gb 1.0] [--csv PATH] [--keep]
 3. In another fresh child: DuckDB ``COPY (SELECT * FROM read_csv(…)) TO … (FORMAT parquet, PARTITION_BY
    (user))`` — the same file to partitioned Parquet with no validation at all.
 
-Both are measured in this run, on this machine; the script prints rows/s and peak RSS of each.
+Both are measured in this run, on this machine; the script prints rows/s and peak RSS of each, and the
+ratio of the validated ingest to the DuckDB baseline (rows/s and CPU time), which stays comparable when other
+processes load the machine.
 """
 
 from __future__ import annotations
@@ -131,6 +133,9 @@ def main() -> int:
         for name, r in (("mouselab ingest (validated, store)", ing), ("DuckDB CSV -> Parquet (unvalidated)", duck)):
             print(f"{name:38s}{r['rows'] / r['seconds']:>12,.0f}{r['seconds']:>9.1f}{r['cpu_s']:>8.1f}"
                   f"{r['peak_mb']:>8,.0f} MB")
+        ratio = (ing["rows"] / ing["seconds"]) / (duck["rows"] / duck["seconds"])
+        print(f"validated ingest / DuckDB baseline of this run: {ratio:.2f} in rows/s, "
+              f"{duck['cpu_s'] / ing['cpu_s']:.2f} in CPU time (both robust to other load on the machine)")
         print(f"load average after the run: {os.getloadavg()[0]:.1f} (other processes compete for the CPUs)")
         print(f"stored {ing['stored']:,} rows, quarantined {ing['quarantined']:,}; "
               f"ingest peak memory {'under' if ing['peak_mb'] < 1024 else 'OVER'} 1 GB")

@@ -14,7 +14,9 @@ from mouselab.store import Store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ingest"
 CASES = json.loads((FIXTURES / "cases.json").read_text())
-BY_ID = {c["id"]: c for c in CASES}
+#: runs of bad samples, clock steps and time-unit mix-ups in part of a file (``runs/make_fixtures.py``)
+RUN_CASES = json.loads((FIXTURES / "runs" / "cases.json").read_text())
+BY_ID = {c["id"]: c for c in CASES + RUN_CASES}
 
 
 def test_the_corpus_is_large_enough():
@@ -35,7 +37,13 @@ def _rel(source_file: str, case: dict) -> str:
     return hits[0]
 
 
-@pytest.mark.parametrize("cid", [c["id"] for c in CASES if "error" not in c])
+def test_the_run_and_step_corpus_covers_every_rule():
+    reasons = {q[3] for c in RUN_CASES for q in c["quarantine"]}
+    assert reasons == {"clock_jump", "impossible_speed", "non_monotonic_timestamp", "unit_mismatch"}
+    assert sum(len(c["sessions"]) > 1 for c in RUN_CASES) >= 4  # clock steps split the session
+
+
+@pytest.mark.parametrize("cid", [c["id"] for c in CASES + RUN_CASES if "error" not in c])
 def test_fixture_quarantines_exactly_the_planted_defects(tmp_path, cid):
     case = BY_ID[cid]
     store = Store.create(tmp_path / "st")
@@ -54,9 +62,16 @@ def test_fixture_quarantines_exactly_the_planted_defects(tmp_path, cid):
         assert store.sql("select count(*) n from events")["n"][0] == case["events"]
     quarantined = store.read("quarantine")
     assert quarantined["raw"].is_not_null().all(), "every quarantined record keeps its raw text"
+    if "sessions" in case:  # a clock step splits the session; every stored segment keeps a strictly rising clock
+        got = store.sql("select session, count(*) n, min(dt) d from (select session, t_ms - lag(t_ms) over "
+                        "(partition by session order by t_ms) dt from samples) group by session")
+        assert dict(got.select("session", "n").rows()) == case["sessions"]
+        assert all(d is None or d > 0 for d in got["d"])
+        splits = len(case["sessions"]) - 1
+        assert (log["warnings"].fill_null("").str.count_matches("the clock stepped").sum()) == splits
 
 
-@pytest.mark.parametrize("cid", [c["id"] for c in CASES if "error" not in c and c["quarantine"]])
+@pytest.mark.parametrize("cid", [c["id"] for c in CASES + RUN_CASES if "error" not in c and c["quarantine"]])
 def test_fail_mode_stops_at_a_bad_record_and_writes_nothing(tmp_path, cid):
     case = BY_ID[cid]
     store = Store.create(tmp_path / "st")

@@ -91,10 +91,15 @@ def describe(reason: str, value: str | None, column: str, canonical: str | None)
         "out_of_screen": f"has {value}, beyond any plausible screen (see --coordinate-limit / --screen)",
         "duplicate_timestamp": f"duplicate timestamp {value} within a trial; use --duplicates remove_first to keep the "
                                "last of equal timestamps (as mousetrap's import does)",
-        "non_monotonic_timestamp": f"timestamp {value} is earlier than the previous sample of the same trial; rows must "
-                                   "be sorted by time within each trial",
-        "clock_jump": f"timestamp {value} jumps by more than --clock-jump-ms from its neighbours",
-        "impossible_speed": f"position {value} is reached and left faster than --max-speed px/ms (a spike)",
+        "non_monotonic_timestamp": f"timestamp {value} is out of order: earlier than a previous sample of the same trial "
+                                   "(or part of a short run ahead of the clock, or where the clock stepped back); rows "
+                                   "must be sorted by time within each trial",
+        "clock_jump": f"timestamp {value} jumps by more than --clock-jump-ms from its neighbours (a spike or short run "
+                      "away from the clock, or the first sample after the clock was reset)",
+        "impossible_speed": f"position {value} is reached and left faster than --max-speed px/ms (a spike, or a short "
+                            "run of samples at a far-away position)",
+        "unit_mismatch": f"timestamp {value} is in another time unit (seconds or microseconds) than the samples "
+                         "around it; check how the file was written",
         "invalid_identifier": (f"is empty; expected a {meaning}" if value is None else
                                f"has {shown}; a {meaning} must start with a letter or digit and use only letters, "
                                "digits, '.', '_' or '-'"),
@@ -138,11 +143,13 @@ class Pipeline:
                     samples = self._flag_reused_trials(samples, units)
                 accepted, bad = self.validator.process(samples, raw=batch.raw)
                 self._route(reader, log, accepted, bad)
+                self._notes(reader)
             if self.progress and batch.nbytes:
                 self.progress(batch.nbytes)
         accepted, bad = self.validator.finish()
         if accepted.height or bad.height:
             self._route(reader, log, accepted, bad)
+        self._notes(reader)
         if units:
             done = pl.concat(units).unique().with_columns(pl.lit(source).alias("_first_file"))
             self._done_units = done if self._done_units is None else pl.concat([self._done_units, done]).unique(
@@ -174,6 +181,11 @@ class Pipeline:
         self.sink.add("ingest_log", pl.DataFrame([log.row(self.study)]))
         self.logs.append(log)
         return log
+
+    def _notes(self, reader: BatchReader) -> None:
+        """Unit splits at clock steps go to the file's warnings (stored in the ingest log)."""
+        for note in self.validator.take_notes():
+            reader.warn(note)
 
     def _flag_reused_trials(self, samples: pl.DataFrame, units: list[pl.DataFrame]) -> pl.DataFrame:
         """Trials are complete within a file: a trial id seen in an earlier file of this ingest is a conflict."""

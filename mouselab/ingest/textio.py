@@ -31,6 +31,7 @@ import polars as pl
 from mouselab.ingest.errors import IngestError
 
 DEFAULT_CHUNK_BYTES = 8 << 20
+_TAIL_LINES = 4096  # raw text of at most this many last lines of a block is found without indexing the block
 MAX_LINE_BYTES = 64 << 20
 REJECT_SCHEMA = {"_line": pl.Int64, "_reason": pl.String, "_column": pl.String, "_value": pl.String, "_raw": pl.String}
 
@@ -145,12 +146,35 @@ class CsvChunk:
 
     def raw_lines(self, lines: pl.Series | list[int]) -> pl.Series:
         """Raw text of the given (absolute) line numbers of this block."""
-        starts, ends = self.offsets
+        wanted = lines.to_list() if isinstance(lines, pl.Series) else list(lines)
+        index = [line - self.first_line if line is not None else -1 for line in wanted]
+        inside = [i for i in index if 0 <= i < self.n_lines]
+        if self._offsets is None and inside and self.n_lines - min(inside) <= _TAIL_LINES:
+            # the rows held back for the next batch are the block's last lines: find just those
+            spans = self._tail_spans(self.n_lines - min(inside))
+        else:
+            starts, ends = self.offsets
+            spans = None
         out = []
-        for line in (lines.to_list() if isinstance(lines, pl.Series) else lines):
-            i = line - self.first_line if line is not None else -1
-            out.append(_decode(self.data[starts[i]:ends[i]]) if 0 <= i < len(starts) else None)
+        for i in index:
+            if not 0 <= i < self.n_lines:
+                out.append(None)
+            elif spans is not None:
+                a, b = spans[i]
+                out.append(_decode(self.data[a:b]))
+            else:
+                out.append(_decode(self.data[starts[i]:ends[i]]))
         return pl.Series("_raw", out, dtype=pl.String)
+
+    def _tail_spans(self, count: int) -> dict[int, tuple[int, int]]:
+        """(start, end) byte offsets of the last ``count`` lines, found from the end of the block."""
+        data, spans = self.data, {}
+        end = len(data) - 1 if data.endswith(b"\n") else len(data)
+        for i in range(self.n_lines - 1, self.n_lines - 1 - count, -1):
+            start = data.rfind(b"\n", 0, end) + 1
+            spans[i] = (start, end)
+            end = start - 1
+        return spans
 
     def raw_fields(self, lines: pl.Series | list[int], column: str) -> list[str | None]:
         """Raw text of one column on the given lines (None where the line has no such field)."""

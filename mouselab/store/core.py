@@ -6,16 +6,27 @@ Layout::
       manifest.json                       commit point: files per table with SHA-256, rows, bytes
       samples/study=S/participant=P/part-<sha16>.parquet
       events/…  trials/…  participants/…  quarantine/study=S/…
-      .staging/                           files of a write in progress (never read)
+      .staging/<transaction>/             files of a write in progress (never read)
+      .lock                               the writers' lock (holds the pid of the current writer)
 
 Partition key columns live only in the path (not inside the files), so pyarrow, dask, DuckDB and Polars
 all read the folder the same way; their types are pinned to strings on read.
 
-Writes are atomic: new partition files are staged, moved into place under content-addressed names, and
-only become visible when the manifest is replaced (one ``os.replace``). A crash at any point leaves the
-previous manifest, so readers never see a partial write. Writing a unit again (rows with the same
-partition and unit key, e.g. the same trial of the same participant) replaces it, so re-writing the same
-data is idempotent and leaves byte-identical files.
+Every write is a **transaction** (:meth:`Store.transaction`; :meth:`Store.write`, :meth:`Store.rewrite`
+and :meth:`Store.delete_partitions` are one-shot transactions on the same code path):
+
+* it holds the store's lock from start to end, so writers are serialised (a second writer waits, or
+  gets a :class:`StoreError` after ``timeout_s``; a nested transaction in the same thread is refused);
+* new partition files are staged in ``.staging/``, flushed to disk, moved into place under
+  content-addressed names, and only become visible when the manifest is replaced (one ``os.replace``):
+  a reader never sees a partial write;
+* on an error before that point nothing changes: staged files and files already moved into place are
+  removed, and the store is byte-for-byte what it was. If the process dies (power cut, ``kill -9``) or
+  is interrupted (``KeyboardInterrupt``) between moving files and replacing the manifest, the previous
+  manifest stays in force and the orphans are invisible; the next writer (or :meth:`Store.gc`) removes
+  them, guided by the transaction's journal;
+* writing a unit again (rows with the same partition and unit key, e.g. the same trial of the same
+  participant) replaces it, so re-writing the same data is idempotent and leaves byte-identical files.
 """
 
 from __future__ import annotations
@@ -24,21 +35,35 @@ import fcntl
 import os
 import re
 import shutil
+import threading
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from mouselab.schema import TABLES, SchemaError, Table, conform, table
-from mouselab.store.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_file
+from mouselab.store.manifest import MANIFEST_NAME, FileEntry, Manifest, fsync_dir, fsync_file, sha256_file
 
 _PARTITION_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _STAGING = ".staging"
 _LOCK = ".lock"
+_JOURNAL = "journal.txt"
+#: Rows of one partition kept in memory by a transaction before they are streamed to a staged file.
+MERGE_ROWS = 250_000
+#: Rows of all partitions buffered in memory by a transaction before the largest are spilled to disk.
+BUFFER_ROWS = 1_000_000
+
+# Store locks held by this process: resolved store path -> id of the thread holding it. ``flock`` does not
+# see that two handles of one process conflict with each other, so a nested transaction would wait forever.
+_HELD: dict[str, int] = {}
+_HELD_GUARD = threading.Lock()
 
 
 class StoreError(RuntimeError):
@@ -64,7 +89,8 @@ class Store:
 
     Open an existing store with ``Store(path)``; make a new one with ``Store.create(path)`` (or
     ``Store.open(path, create=True)``). Query with :meth:`sql` (DuckDB, returns Polars) or
-    :meth:`scan` (Polars LazyFrame with partition pruning).
+    :meth:`scan` (Polars LazyFrame with partition pruning). Write with :meth:`write` (frames in memory)
+    or :meth:`transaction` (any number of batches, in bounded memory); both are atomic.
     """
 
     #: Returned by a :meth:`rewrite` transform to leave a file exactly as it is.
@@ -233,141 +259,52 @@ class Store:
         )
 
     # ----------------------------------------------------------------- writing
-    def write(self, frames: dict[str, pl.DataFrame]) -> WriteSummary:
-        """Write frames to their tables in one atomic transaction.
+    def transaction(
+        self, *, merge_rows: int | None = MERGE_ROWS, buffer_rows: int | None = BUFFER_ROWS,
+        timeout_s: float | None = None,
+    ) -> "Transaction":
+        """Start an atomic write of any number of frames, in bounded memory (see :class:`Transaction`)::
+
+            with store.transaction() as tx:
+                tx.write("samples", samples)     # any number of calls, any tables, any batch sizes
+                tx.write("trials", trials)
+            tx.summary                           # WriteSummary: rows, partitions, files added / removed
+
+        Leaving the ``with`` block normally commits (one manifest replacement); an exception aborts,
+        and the store is exactly as it was. The store's lock is held until then: another writer waits
+        (``timeout_s=None``, the default) or gets a :class:`StoreError` after ``timeout_s`` seconds;
+        starting a second transaction in the same thread while one is open raises :class:`StoreError`.
+
+        ``merge_rows`` bounds the rows of one partition held in memory (beyond it the partition is
+        streamed to a staged file) and ``buffer_rows`` the rows of all partitions (beyond it the largest
+        buffers are spilled); ``None`` keeps everything in memory (what :meth:`write` does).
+        """
+        return Transaction(self, merge_rows=merge_rows, buffer_rows=buffer_rows, timeout_s=timeout_s)
+
+    def write(self, frames: dict[str, pl.DataFrame], *, timeout_s: float | None = None) -> WriteSummary:
+        """Write frames to their tables in one atomic transaction (a one-shot :meth:`transaction`).
 
         Rows replace any stored rows with the same partition (study, participant) and unit key
         (e.g. session + trial); everything else in the store is kept. Frames are validated against the
-        contract first; on any error nothing is written.
+        contract; on any error nothing is written.
         """
-        prepared = {name: conform(frame, name) for name, frame in frames.items()}
-        for name, frame in prepared.items():
-            self._check_partition_values(table(name), frame)
-            self._check_extras(table(name), frame)
-        governed = (self.path / "governance").is_dir()
-        if governed:
-            from mouselab.privacy import access
-
-            access.before_write(self, prepared)
-        with self._locked():
-            self.refresh()
-            self._gc_staging()
-            manifest = self.manifest
-            staging = self.path / _STAGING / uuid.uuid4().hex
-            staging.mkdir(parents=True)
-            added: list[tuple[str, FileEntry, Path]] = []
-            removed: list[tuple[str, str]] = []
-            partitions = 0
-            try:
-                for name, frame in prepared.items():
-                    spec = table(name)
-                    for key_values, part in _partitions(frame, spec):
-                        partitions += 1
-                        adds, drops = self._rewrite_partition(spec, key_values, part, staging)
-                        added += [(name, e, p) for e, p in adds]
-                        removed += [(name, rel) for rel in drops]
-                for name, entry, staged in added:
-                    final = self.path / name / entry.relpath
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staged, final)
-                new_manifest = Manifest(
-                    schema_version=manifest.schema_version,
-                    created=manifest.created,
-                    tables={k: dict(v) for k, v in manifest.tables.items()},
-                    extra_columns=_merge_extras(manifest.extra_columns, prepared),
-                )
-                for name, rel in removed:
-                    new_manifest.tables[name].pop(rel, None)
-                for name, entry, _ in added:
-                    new_manifest.tables[name][entry.relpath] = entry
-                new_manifest.save(self.path)  # ← commit point
-                self.manifest = new_manifest
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            really_removed = 0
-            live = {(n, rel) for n, files in self.manifest.tables.items() for rel in files}
-            for name, rel in removed:
-                if (name, rel) not in live:
-                    (self.path / name / rel).unlink(missing_ok=True)
-                    really_removed += 1
-            self._prune_empty_dirs()
-        if governed:
-            access.after_write(self, prepared)
-        return WriteSummary(
-            rows={n: f.height for n, f in prepared.items()},
-            partitions=partitions,
-            files_added=sum(1 for n, e, _ in added if (n, e.relpath) not in set(removed)),
-            files_removed=really_removed,
-        )
-
-    def _rewrite_partition(
-        self, spec: Table, key_values: dict[str, str], new_rows: pl.DataFrame, staging: Path
-    ) -> tuple[list[tuple[FileEntry, Path]], list[str]]:
-        prefix = "/".join(f"{k}={key_values[k]}" for k in spec.partition_by)
-        old = [rel for rel in self.manifest.tables.get(spec.name, {}) if rel.rsplit("/", 1)[0] == prefix]
-        body = new_rows.drop(list(spec.partition_by))
-        if old:
-            existing = pl.concat(
-                [pl.read_parquet(self.path / spec.name / rel) for rel in old], how="diagonal_relaxed"
-            )
-            key = [k for k in spec.unit_key if k not in spec.partition_by]
-            if key:
-                kept = existing.join(body.select(key).unique(), on=key, how="anti", nulls_equal=True)
-            else:
-                kept = existing.clear()
-            body = pl.concat([kept, body], how="diagonal_relaxed") if kept.height else body
-        order = [c for c in spec.sort_by if c not in spec.partition_by]
-        if order:
-            body = body.sort(order, nulls_last=True, maintain_order=True)
-        tmp = staging / f"{uuid.uuid4().hex}.parquet"
-        body.write_parquet(tmp, compression="zstd", statistics=True)
-        digest = sha256_file(tmp)
-        rel = f"{prefix}/part-{digest[:16]}.parquet"
-        entry = FileEntry(rel, digest, body.height, tmp.stat().st_size)
-        if rel in old:  # identical content already stored: idempotent no-op
-            tmp.unlink()
-            return [], [r for r in old if r != rel]
-        return [(entry, tmp)], old
-
-    def _check_partition_values(self, spec: Table, frame: pl.DataFrame) -> None:
-        for key in spec.partition_by:
-            for value in frame[key].unique().to_list():
-                if value is None or not _PARTITION_VALUE.match(str(value)):
-                    raise SchemaError(
-                        f"{spec.name}: {key} value {value!r} cannot name a partition; use letters, digits, "
-                        "'.', '_' or '-' (at most 128 characters, not starting with a symbol)"
-                    )
-
-    def _check_extras(self, spec: Table, frame: pl.DataFrame) -> None:
-        known = self.manifest.extra_columns.get(spec.name, {})
-        for name in frame.columns:
-            if name in spec.names or name not in known:
-                continue
-            if str(frame[name].dtype) != known[name] and frame[name].dtype != pl.Null:
-                raise SchemaError(
-                    f"{spec.name}: extra column {name!r} is {frame[name].dtype} but the store holds it as "
-                    f"{known[name]}; cast it before writing"
-                )
+        with self.transaction(merge_rows=None, buffer_rows=None, timeout_s=timeout_s) as tx:
+            for name, frame in frames.items():
+                tx.write(name, frame)
+        return tx.summary
 
     def delete_partitions(self, table_name: str, *, study: str, participant: str | None = None) -> int:
         """Remove whole partitions (used by privacy governance). Returns the number of files removed."""
         spec = table(table_name)
-        with self._locked():
-            self.refresh()
+        with self.transaction() as tx:
             doomed = [
                 rel
-                for rel, e in self.manifest.tables.get(spec.name, {}).items()
+                for rel, e in tx.manifest.tables.get(spec.name, {}).items()
                 if e.partition.get("study") == study
                 and (participant is None or e.partition.get("participant") == participant)
             ]
-            if not doomed:
-                return 0
             for rel in doomed:
-                self.manifest.tables[spec.name].pop(rel)
-            self.manifest.save(self.path)
-            for rel in doomed:
-                (self.path / spec.name / rel).unlink(missing_ok=True)
-            self._prune_empty_dirs()
+                tx._remove_file(spec.name, rel)
         return len(doomed)
 
     def rewrite(
@@ -392,99 +329,38 @@ class Store:
         content. Rows landing in the same partition from several files are combined.
         """
         names = [table(n).name for n in (tables if tables is not None else TABLES)]
-        with self._locked():
-            self.refresh()
-            self._gc_staging()
-            manifest = self.manifest
-            staging = self.path / _STAGING / uuid.uuid4().hex
-            staging.mkdir(parents=True)
-            removed: list[tuple[str, str]] = []
-            added: list[tuple[str, FileEntry, Path]] = []
-            rows: dict[str, int] = {}
-            moved: list[Path] = []
-            partitions = 0
-            try:
-                for name in names:
-                    spec = table(name)
-                    outputs: dict[tuple[str, ...], list[pl.DataFrame]] = {}
-                    for rel, entry in sorted(manifest.tables.get(name, {}).items()):
-                        path = self.path / name / rel
-                        part = entry.partition
+        with self.transaction() as tx:
+            for name in names:
+                spec = table(name)
+                outputs: dict[tuple[str, ...], list[pl.DataFrame]] = {}
+                for rel, entry in sorted(tx.manifest.tables.get(name, {}).items()):
+                    path = self.path / name / rel
+                    part = entry.partition
 
-                        def load(path=path, part=part, spec=spec) -> pl.DataFrame:
-                            frame = pl.read_parquet(path)
-                            return frame.with_columns(
-                                [pl.lit(part[k], dtype=pl.String).alias(k) for k in spec.partition_by]
-                            ).select(list(spec.partition_by) + [c for c in frame.columns if c not in spec.partition_by])
+                    def load(path=path, part=part, spec=spec) -> pl.DataFrame:
+                        frame = pl.read_parquet(path)
+                        return frame.with_columns(
+                            [pl.lit(part[k], dtype=pl.String).alias(k) for k in spec.partition_by]
+                        ).select(list(spec.partition_by) + [c for c in frame.columns if c not in spec.partition_by])
 
-                        result = transform(name, dict(part), load)
-                        if result is Store.KEEP:
-                            continue
-                        removed.append((name, rel))
-                        if result is None or not isinstance(result, pl.DataFrame) or result.height == 0:
-                            if result is not None and not isinstance(result, pl.DataFrame):
-                                raise StoreError(f"rewrite of {name}/{rel}: the transform returned {type(result).__name__}")
-                            continue
-                        frame = conform(result, name)
-                        self._check_partition_values(spec, frame)
-                        for key_values, piece in _partitions(frame, spec):
-                            outputs.setdefault(tuple(key_values[k] for k in spec.partition_by), []).append(piece)
-                    for key, pieces in outputs.items():
-                        partitions += 1
-                        body = pl.concat(pieces, how="diagonal_relaxed").drop(list(spec.partition_by))
-                        order = [c for c in spec.sort_by if c not in spec.partition_by]
-                        if order:
-                            body = body.sort(order, nulls_last=True, maintain_order=True)
-                        prefix = "/".join(f"{k}={v}" for k, v in zip(spec.partition_by, key))
-                        tmp = staging / f"{uuid.uuid4().hex}.parquet"
-                        body.write_parquet(tmp, compression="zstd", statistics=True)
-                        digest = sha256_file(tmp)
-                        entry = FileEntry(f"{prefix}/part-{digest[:16]}.parquet", digest, body.height, tmp.stat().st_size)
-                        added.append((name, entry, tmp))
-                        rows[name] = rows.get(name, 0) + body.height
-                unchanged = {(n, e.relpath) for n, e, _ in added} & set(removed)
-                old_files = {(n, rel) for n, files in manifest.tables.items() for rel in files}
-                for name, entry, staged in added:
-                    if (name, entry.relpath) in unchanged:
-                        staged.unlink()
+                    result = transform(name, dict(part), load)
+                    if result is Store.KEEP:
                         continue
-                    final = self.path / name / entry.relpath
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staged, final)
-                    if (name, entry.relpath) not in old_files:
-                        moved.append(final)
-                new_manifest = Manifest(
-                    schema_version=manifest.schema_version,
-                    created=manifest.created,
-                    tables={k: dict(v) for k, v in manifest.tables.items()},
-                    extra_columns=manifest.extra_columns,
-                )
-                for name, rel in removed:
-                    new_manifest.tables[name].pop(rel, None)
-                for name, entry, _ in added:
-                    new_manifest.tables.setdefault(name, {})[entry.relpath] = entry
-                new_manifest.save(self.path)  # ← commit point
-                self.manifest = new_manifest
-            except BaseException:
-                for path in moved:  # not committed: leave no stray files behind
-                    path.unlink(missing_ok=True)
-                self._prune_empty_dirs()
-                raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            live = {(n, rel) for n, files in self.manifest.tables.items() for rel in files}
-            really_removed = 0
-            for name, rel in removed:
-                if (name, rel) not in live:
-                    (self.path / name / rel).unlink(missing_ok=True)
-                    really_removed += 1
-            self._prune_empty_dirs()
-        return WriteSummary(
-            rows=rows,
-            partitions=partitions,
-            files_added=sum(1 for n, e, _ in added if (n, e.relpath) not in unchanged),
-            files_removed=really_removed,
-        )
+                    tx._remove_file(name, rel)
+                    if result is None or not isinstance(result, pl.DataFrame) or result.height == 0:
+                        if result is not None and not isinstance(result, pl.DataFrame):
+                            raise StoreError(f"rewrite of {name}/{rel}: the transform returned {type(result).__name__}")
+                        continue
+                    frame = conform(result, name)
+                    for key_values, piece in _split(frame, spec):
+                        outputs.setdefault(tuple(key_values[k] for k in spec.partition_by), []).append(piece)
+                for key, pieces in outputs.items():
+                    body = pl.concat(pieces, how="diagonal_relaxed").drop(list(spec.partition_by))
+                    order = [c for c in spec.sort_by if c not in spec.partition_by]
+                    if order:
+                        body = body.sort(order, nulls_last=True, maintain_order=True)
+                    tx._add_file(name, dict(zip(spec.partition_by, key)), body)
+        return tx.summary
 
     # ----------------------------------------------------------------- integrity
     def verify(self) -> list[str]:
@@ -540,31 +416,110 @@ class Store:
     def content_hash(self, tables: list[str] | None = None) -> str:
         """SHA-256 identifying the store's committed content (for provenance blocks)."""
         return self.manifest.content_hash(tables)
-
-    def gc(self) -> int:
+    def gc(self, *, timeout_s: float | None = None) -> int:
         """Remove files not listed in the manifest (remains of interrupted writes). Returns count."""
-        with self._locked():
+        with self._locked(timeout_s=timeout_s):
             self.refresh()
-            self._gc_staging()
+            removed = self._recover()
             listed = {self.path / n / rel for n, files in self.manifest.tables.items() for rel in files}
             stray = [p for p in self.path.rglob("*.parquet") if p not in listed and _STAGING not in p.parts]
             for p in stray:
                 p.unlink()
             self._prune_empty_dirs()
-        return len(stray)
+        return removed + len(stray)
 
     # ----------------------------------------------------------------- internals
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.path / _LOCK, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self, *, timeout_s: float | None = None) -> Iterator[None]:
+        release = self._lock(timeout_s=timeout_s)
+        try:
+            yield
+        finally:
+            release()
 
-    def _gc_staging(self) -> None:
-        shutil.rmtree(self.path / _STAGING, ignore_errors=True)
+    def _lock(self, *, timeout_s: float | None = None) -> Callable[[], None]:
+        """Take the store's writer lock; returns the function that releases it.
+
+        Serialises writers of all processes (``flock``); within this process a second lock taken by the
+        thread that holds one is refused (it would wait for itself forever)."""
+        key = str(self.path.resolve())
+        me = threading.get_ident()
+        with _HELD_GUARD:
+            if _HELD.get(key) == me:
+                raise StoreError(
+                    f"{self.path}: this thread already has a write transaction open on the store; finish it "
+                    "(commit, abort, or leave its `with` block) before writing again — transactions do not nest"
+                )
+        handle = open(self.path / _LOCK, "a+")
+        try:
+            if timeout_s is None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            else:
+                deadline = time.monotonic() + timeout_s
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            handle.seek(0)
+                            holder = handle.read().strip() or "unknown"
+                            raise StoreError(
+                                f"{self.path}: another writer holds the store (process {holder}); waited "
+                                f"{timeout_s:g} s. Try again when it has finished, or wait longer (timeout_s)"
+                            ) from None
+                        time.sleep(min(0.05, max(deadline - time.monotonic(), 0.001)))
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+        except BaseException:
+            handle.close()
+            raise
+        with _HELD_GUARD:
+            _HELD[key] = me
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            with _HELD_GUARD:
+                if _HELD.get(key) == me:
+                    del _HELD[key]
+            try:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                handle.close()
+
+        return release
+
+    def _recover(self) -> int:
+        """Under the lock: undo what dead or interrupted transactions left (journal-listed files that the
+        manifest does not hold, and every staging folder). Returns the number of files removed."""
+        staging = self.path / _STAGING
+        if not staging.exists():
+            return 0
+        listed = {(n, rel) for n, files in self.manifest.tables.items() for rel in files}
+        removed = 0
+        for journal in sorted(staging.glob(f"*/{_JOURNAL}")):
+            try:
+                lines = journal.read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                name, _, rel = line.partition("/")
+                if not rel or name not in TABLES or (name, rel) in listed or ".." in Path(rel).parts:
+                    continue
+                path = self.path / name / rel
+                if path.exists():
+                    path.unlink()
+                    removed += 1
+        shutil.rmtree(staging, ignore_errors=True)
+        if removed:
+            self._prune_empty_dirs()
+        return removed
 
     def _prune_empty_dirs(self) -> None:
         for name in TABLES:
@@ -580,21 +535,489 @@ class Store:
         return f"Store({str(self.path)!r}, rows={rows})"
 
 
-def _partitions(frame: pl.DataFrame, spec: Table) -> Iterator[tuple[dict[str, str], pl.DataFrame]]:
+@dataclass
+class _Partition:
+    """Rows a transaction holds for one partition of one table (buffered, spilled or streamed)."""
+
+    spec: Table
+    key: dict[str, str]
+    buffer: list[pl.DataFrame] = field(default_factory=list)
+    buffered: int = 0
+    rows: int = 0
+    writer: pq.ParquetWriter | None = None
+    stream_path: Path | None = None
+    spills: list[Path] = field(default_factory=list)
+    units: list[pl.DataFrame] = field(default_factory=list)
+    closed_units: set = field(default_factory=set)
+    last_unit: tuple | None = None
+    contiguous: bool = True
+
+    @property
+    def prefix(self) -> str:
+        return "/".join(f"{k}={self.key[k]}" for k in self.spec.partition_by)
+
+    @property
+    def unit_cols(self) -> list[str]:
+        return [k for k in self.spec.unit_key if k not in self.spec.partition_by]
+
+    @property
+    def order(self) -> list[str]:
+        return [c for c in self.spec.sort_by if c not in self.spec.partition_by]
+
+
+class Transaction:
+    """An atomic, idempotent write of any number of frames to a :class:`Store` (``store.transaction()``).
+
+    * :meth:`write` adds rows of a table (any number of calls, in batches of any size). Rows replace the
+      stored rows of the same partition and unit key (e.g. the same trial of the same participant);
+      everything else is kept. :meth:`declare_units` marks units as written even when no rows come (their
+      stored rows are then removed).
+    * :meth:`commit` makes everything visible in one manifest replacement and returns a
+      :class:`WriteSummary` (also in :attr:`summary`); :meth:`abort` drops everything. Used as a context
+      manager, leaving the block commits and an exception aborts.
+    * Memory is bounded: rows are buffered per partition; a partition beyond ``merge_rows`` rows is
+      streamed to a staged Parquet file, and beyond ``buffer_rows`` buffered rows in all the largest
+      buffers are spilled. At commit a partition whose new and kept rows fit in ``merge_rows`` is written
+      as one sorted file; a larger one keeps the stored files that hold none of the written units,
+      rewrites those that do without them, and adds the streamed file (sorted out of core by DuckDB when
+      its units arrived interleaved).
+    * Governed stores (see :mod:`mouselab.privacy`): every :meth:`write` is checked (pseudonyms, erased
+      participants) before anything is staged, and the written units are recorded after the commit.
+
+    A transaction holds the store's lock from start to end and is meant for one thread at a time (calls
+    from a worker thread are fine when they do not overlap). The store is unchanged until :meth:`commit`
+    replaces the manifest; see the module doc for what happens on errors, interrupts and crashes.
+    """
+
+    def __init__(self, store: "Store", *, merge_rows: int | None = MERGE_ROWS, buffer_rows: int | None = BUFFER_ROWS,
+                 timeout_s: float | None = None) -> None:
+        self.store = store
+        self.merge_rows = merge_rows if merge_rows is not None else float("inf")
+        self.buffer_rows = buffer_rows if buffer_rows is not None else float("inf")
+        self.summary: WriteSummary | None = None
+        self._parts: dict[tuple[str, tuple[str, ...]], _Partition] = {}
+        self._buffered = 0
+        self._rows: dict[str, int] = defaultdict(int)
+        self._extras: dict[str, dict[str, str]] = {}
+        self._file_adds: list[tuple[str, FileEntry, Path]] = []
+        self._file_partitions: set[tuple[str, str]] = set()
+        self._removals: list[tuple[str, str]] = []
+        self._written_units: list[pl.DataFrame] = []
+        self._governed = (store.path / "governance").is_dir()
+        if self._governed:
+            from mouselab.privacy import access
+
+            self._access = access
+        self._release = store._lock(timeout_s=timeout_s)
+        self._open = True
+        try:
+            store.refresh()
+            store._recover()
+            self.staging = store.path / _STAGING / uuid.uuid4().hex
+            self.staging.mkdir(parents=True)
+        except BaseException:
+            self._finish(keep_staging=False)
+            raise
+        #: The committed manifest this transaction started from (the store's state while it is open).
+        self.manifest: Manifest = store.manifest
+
+    @property
+    def active(self) -> bool:
+        """True until the transaction is committed or aborted."""
+        return self._open
+
+    # ------------------------------------------------------------------ adding rows
+    def write(self, table_name: str, frame: pl.DataFrame, *, trusted: bool = False) -> None:
+        """Add rows of table ``table_name``.
+
+        The frame is checked against the data contract (:func:`mouselab.schema.conform`: required columns,
+        lossless casts, finite coordinates, known codes) and partition values are checked to be safe
+        folder names; on error :class:`~mouselab.schema.SchemaError` is raised and the transaction should
+        be aborted. ``trusted=True`` skips the contract check for frames that already satisfy it (the
+        ingest validator's output); column order and dtypes are still set.
+        """
+        self._check_open()
+        if frame.height == 0:
+            return
+        spec = table(table_name)
+        frame = _select_trusted(frame, spec) if trusted else conform(frame, table_name)
+        self._check_extras(spec, frame)
+        if self._governed:
+            self._access.before_write(self.store, {spec.name: frame})  # pseudonyms, erased participants
+            if {"study", "participant", "session"} <= set(frame.columns):
+                self._written_units.append(frame.select("study", "participant", "session").unique())
+        for key_values, part in _split(frame, spec):
+            p = self._partition(spec, key_values)
+            body = part.drop(list(spec.partition_by))
+            self._track_units(p, body)
+            p.rows += body.height
+            self._rows[spec.name] += body.height
+            if p.writer is not None:
+                self._stream(p, body)
+            else:
+                p.buffer.append(body)
+                p.buffered += body.height
+                self._buffered += body.height
+                if p.buffered > self.merge_rows:
+                    self._start_stream(p)
+        while self._buffered > self.buffer_rows:
+            biggest = max((p for p in self._parts.values() if p.buffered), key=lambda p: p.buffered)
+            self._spill(biggest)
+
+    def declare_units(self, table_name: str, units: pl.DataFrame) -> None:
+        """Mark units (partition + unit key columns) as written, so stored rows of them are replaced even
+        when this transaction writes no rows for them (e.g. the quarantine rows of a file that is now clean)."""
+        self._check_open()
+        spec = table(table_name)
+        for key_values, part in _split(units, spec):
+            p = self._partition(spec, key_values)
+            if p.unit_cols:
+                p.units.append(part.select(p.unit_cols).unique())
+
+    # ------------------------------------------------------------------ commit / abort
+    def commit(self) -> WriteSummary:
+        """Make everything visible in one manifest replacement; returns (and keeps in :attr:`summary`) what
+        changed. On an exception the store is left as it was (see the module doc)."""
+        self._check_open()
+        store = self.store
+        manifest = self.manifest
+        moved: list[Path] = []
+        committed = False
+        interrupted = False
+        try:
+            added: list[tuple[str, FileEntry, Path]] = []
+            removed: list[tuple[str, str]] = []
+            for p in self._parts.values():
+                adds, drops = self._finish_partition(p, manifest)
+                added += [(p.spec.name, e, path) for e, path in adds]
+                removed += [(p.spec.name, rel) for rel in drops]
+            added += self._file_adds
+            removed += self._removals
+            live = {(n, rel) for n, files in manifest.tables.items() for rel in files}
+            fresh = []
+            for name, entry, staged in added:  # content already stored under the same name: nothing to do
+                if (name, entry.relpath) in live:
+                    staged.unlink(missing_ok=True)
+                else:
+                    fresh.append((name, entry, staged))
+            kept = {(n, e.relpath) for n, e, _ in added}
+            removed = [r for r in dict.fromkeys(removed) if r not in kept and r in live]
+            extras = {k: dict(v) for k, v in manifest.extra_columns.items()}
+            for name, cols in self._extras.items():
+                for col, dtype in cols.items():
+                    extras.setdefault(name, {}).setdefault(col, dtype)
+            if fresh or removed or extras != manifest.extra_columns:
+                # the journal lets the next writer remove files moved into place by a transaction that died
+                journal = self.staging / _JOURNAL
+                journal.write_text("".join(f"{n}/{e.relpath}\n" for n, e, _ in fresh))
+                fsync_file(journal)
+                folders = set()
+                for name, entry, staged in fresh:
+                    fsync_file(staged)  # data on disk before the manifest that lists it
+                    final = store.path / name / entry.relpath
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staged, final)
+                    moved.append(final)
+                    folders.add(final.parent)
+                for folder in folders:
+                    fsync_dir(folder)
+                new = Manifest(
+                    schema_version=manifest.schema_version,
+                    created=manifest.created,
+                    tables={k: dict(v) for k, v in manifest.tables.items()},
+                    extra_columns=extras,
+                )
+                for name, rel in removed:
+                    new.tables.setdefault(name, {}).pop(rel, None)
+                for name, entry, _ in fresh:
+                    new.tables.setdefault(name, {})[entry.relpath] = entry
+                new.save(store.path)  # ← commit point
+                committed = True
+                store.manifest = self.manifest = new
+                for name, rel in removed:
+                    (store.path / name / rel).unlink(missing_ok=True)
+                if removed or fresh:
+                    store._prune_empty_dirs()
+            else:
+                committed = True
+            if self._governed and self._written_units:
+                self._access.after_write(store, {"units": pl.concat(self._written_units).unique()})
+            self.summary = WriteSummary(
+                rows=dict(self._rows),
+                partitions=len(self._parts) + len(self._file_partitions),
+                files_added=len(fresh),
+                files_removed=len(removed),
+            )
+            return self.summary
+        except Exception:
+            if not committed:  # an error before the commit point: leave the store exactly as it was
+                for path in moved:
+                    path.unlink(missing_ok=True)
+                store._prune_empty_dirs()
+            raise
+        except BaseException:
+            # an interrupt (KeyboardInterrupt, SystemExit) is treated like a crash: do no more file work;
+            # the journal lets the next writer or gc() remove what was moved into place
+            interrupted = not committed and bool(moved)
+            raise
+        finally:
+            self._finish(keep_staging=interrupted)
+
+    def abort(self) -> None:
+        """Drop everything staged; the store is unchanged. Does nothing when already finished."""
+        if self._open:
+            self._finish(keep_staging=False)
+
+    def __enter__(self) -> "Transaction":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self._open:
+            self.commit()
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StoreError(f"{self.store.path}: this transaction is already finished (committed or aborted); "
+                             "start a new one with store.transaction()")
+
+    def _finish(self, *, keep_staging: bool) -> None:
+        for p in self._parts.values():
+            if p.writer is not None:
+                try:
+                    p.writer.close()
+                except Exception:  # pragma: no cover - closing a broken writer during abort
+                    pass
+                p.writer = None
+        staging = getattr(self, "staging", None)
+        if staging is not None and not keep_staging:
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                staging.parent.rmdir()  # .staging itself, when no other transaction's files are left
+            except OSError:
+                pass
+        if self._open:
+            self._open = False
+            self._release()
+
+    # ------------------------------------------------------------------ file-level steps (rewrite)
+    def _remove_file(self, name: str, rel: str) -> None:
+        """Drop a committed file of table ``name`` (governance rewrites; no unit-key logic)."""
+        self._check_open()
+        self._removals.append((name, rel))
+
+    def _add_file(self, name: str, key_values: dict[str, str], body: pl.DataFrame) -> None:
+        """Stage ``body`` (already sorted, without partition columns) as a new file of one partition."""
+        self._check_open()
+        spec = table(name)
+        p = _Partition(spec, key_values)
+        entry, path = self._final(p, body)
+        self._file_adds.append((name, entry, path))
+        self._file_partitions.add((name, p.prefix))
+        self._rows[name] += body.height
+
+    # ------------------------------------------------------------------ internals
+    def _partition(self, spec: Table, key_values: dict[str, str]) -> _Partition:
+        ident = (spec.name, tuple(key_values[k] for k in spec.partition_by))
+        if ident not in self._parts:
+            self._parts[ident] = _Partition(spec, key_values)
+        return self._parts[ident]
+
+    def _track_units(self, p: _Partition, body: pl.DataFrame) -> None:
+        cols = p.unit_cols
+        if not cols:
+            return
+        keys = body.select(cols)
+        if self.merge_rows == float("inf"):  # never streamed: only the set of units matters
+            p.units.append(keys.unique())
+            return
+        if keys.select(pl.all_horizontal([pl.col(c).eq_missing(pl.col(c).first()).all() for c in cols])).item():
+            runs = [keys.row(0)]
+        else:
+            change = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift()) for c in cols]).fill_null(True)
+            runs = keys.filter(keys.select(change).to_series()).rows()
+        p.units.append(pl.DataFrame(runs, schema=keys.schema, orient="row").unique())
+        for unit in runs:
+            if unit == p.last_unit:
+                continue
+            if unit in p.closed_units:
+                p.contiguous = False
+            if p.last_unit is not None:
+                p.closed_units.add(p.last_unit)
+            p.last_unit = unit
+
+    def _check_extras(self, spec: Table, frame: pl.DataFrame) -> None:
+        known = self.manifest.extra_columns.get(spec.name, {})
+        mine = self._extras.setdefault(spec.name, {})
+        for col in frame.columns:
+            if col in spec.names or frame[col].dtype == pl.Null:
+                continue
+            dtype = str(frame[col].dtype)
+            expected = known.get(col) or mine.get(col)
+            if expected and expected != dtype:
+                raise SchemaError(f"{spec.name}: extra column {col!r} is {dtype} but the store holds it as {expected}; "
+                                  "cast it before writing")
+            mine.setdefault(col, dtype)
+
+    def _start_stream(self, p: _Partition) -> None:
+        p.stream_path = self.staging / f"stream-{uuid.uuid4().hex}.parquet"
+        frames = [pl.read_parquet(spill) for spill in p.spills] + p.buffer
+        self._buffered -= p.buffered
+        p.buffer, p.buffered = [], 0
+        for spill in p.spills:
+            spill.unlink()
+        p.spills = []
+        if frames:
+            self._stream(p, pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0])
+
+    def _stream(self, p: _Partition, body: pl.DataFrame) -> None:
+        arrow = body.to_arrow()
+        if p.writer is None:
+            text = [f.name for f in arrow.schema if str(f.type) in ("string", "large_string", "string_view")]
+            p.writer = pq.ParquetWriter(p.stream_path, arrow.schema, compression="zstd", compression_level=1,
+                                        use_dictionary=text, write_statistics=True)
+        elif arrow.schema != p.writer.schema:
+            arrow = arrow.cast(p.writer.schema)
+        p.writer.write_table(arrow)
+
+    def _spill(self, p: _Partition) -> None:
+        path = self.staging / f"spill-{uuid.uuid4().hex}.parquet"
+        pl.concat(p.buffer, how="diagonal_relaxed").write_parquet(path, compression="lz4", statistics=False)
+        p.spills.append(path)
+        self._buffered -= p.buffered
+        p.buffer, p.buffered = [], 0
+
+    def _finish_partition(self, p: _Partition, manifest: Manifest) -> tuple[list[tuple[FileEntry, Path]], list[str]]:
+        spec = p.spec
+        old = sorted(rel for rel in manifest.tables.get(spec.name, {}) if rel.rsplit("/", 1)[0] == p.prefix)
+        units = pl.concat(p.units, how="vertical_relaxed").unique() if p.units and p.unit_cols else None
+        root = self.store.path / spec.name
+        # which stored files hold written units
+        overlapping, untouched = [], []
+        for rel in old:
+            if not p.unit_cols:
+                overlapping.append(rel)  # tables without a unit key below the partition: replace the partition
+                continue
+            if units is None or units.height == 0:
+                untouched.append(rel)
+                continue
+            keys = pl.read_parquet(root / rel, columns=p.unit_cols)
+            hit = keys.join(units, on=p.unit_cols, how="semi", nulls_equal=True).height
+            (overlapping if hit else untouched).append(rel)
+        kept_rows = sum(manifest.tables[spec.name][rel].rows for rel in untouched + overlapping)
+        if p.writer is None and p.rows + kept_rows <= self.merge_rows:
+            return self._merge(p, old, units, root)
+        adds: list[tuple[FileEntry, Path]] = []
+        drops: list[str] = []
+        for rel in overlapping:
+            drops.append(rel)
+            if not p.unit_cols:
+                continue
+            rest = pl.read_parquet(root / rel).join(units, on=p.unit_cols, how="anti", nulls_equal=True)
+            if rest.height:
+                adds.append(self._final(p, rest))
+        new_path = self._new_rows_file(p)
+        if new_path is not None:
+            adds.append(self._final_path(p, new_path, p.rows))
+        return adds, drops
+
+    def _merge(self, p: _Partition, old: list[str], units: pl.DataFrame | None, root: Path
+               ) -> tuple[list[tuple[FileEntry, Path]], list[str]]:
+        """One file of kept + new rows, sorted (what a one-shot write always does)."""
+        body = self._new_rows_frame(p)
+        if old:
+            existing = pl.concat([pl.read_parquet(root / rel) for rel in old], how="diagonal_relaxed")
+            if p.unit_cols and units is not None:
+                kept = existing.join(units, on=p.unit_cols, how="anti", nulls_equal=True)
+            else:
+                kept = existing.clear()
+            if body is None:
+                body = kept
+            elif kept.height:
+                body = pl.concat([kept, body], how="diagonal_relaxed")
+        if body is None or body.height == 0:
+            return [], list(old)
+        if p.order:
+            body = body.sort(p.order, nulls_last=True, maintain_order=True)
+        return [self._final(p, body)], list(old)
+
+    def _new_rows_frame(self, p: _Partition) -> pl.DataFrame | None:
+        frames = [pl.read_parquet(s) for s in p.spills] + p.buffer
+        if not frames:
+            return None
+        return pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+
+    def _new_rows_file(self, p: _Partition) -> Path | None:
+        if p.writer is None:
+            if not (p.buffer or p.spills):
+                return None
+            self._start_stream(p)
+        elif p.buffer:
+            self._stream(p, pl.concat(p.buffer, how="diagonal_relaxed"))
+            p.buffer = []
+        p.writer.close()
+        p.writer = None
+        path = p.stream_path
+        if not p.contiguous and p.order:
+            # units were interleaved in the input: sort out of core with DuckDB (spills to disk)
+            target = self.staging / f"sorted-{uuid.uuid4().hex}.parquet"
+            con = duckdb.connect()
+            try:
+                con.execute("SET preserve_insertion_order = true")
+                con.execute(f"SET temp_directory = '{self.staging}'")
+                order = ", ".join(f'"{c}" NULLS LAST' for c in p.order)
+                con.execute(f"COPY (SELECT * FROM read_parquet('{path}') ORDER BY {order}) TO '{target}' "
+                            "(FORMAT parquet, COMPRESSION zstd)")
+            finally:
+                con.close()
+            path.unlink()
+            path = target
+        return path
+
+    def _final(self, p: _Partition, body: pl.DataFrame) -> tuple[FileEntry, Path]:
+        tmp = self.staging / f"{uuid.uuid4().hex}.parquet"
+        body.write_parquet(tmp, compression="zstd", statistics=True)
+        return self._final_path(p, tmp, body.height)
+
+    def _final_path(self, p: _Partition, tmp: Path, rows: int) -> tuple[FileEntry, Path]:
+        digest = sha256_file(tmp)
+        rel = f"{p.prefix}/part-{digest[:16]}.parquet"
+        return FileEntry(rel, digest, rows, tmp.stat().st_size), tmp
+
+    def __repr__(self) -> str:
+        state = "open" if self._open else "finished"
+        return f"Transaction({str(self.store.path)!r}, {state}, rows={dict(self._rows)})"
+
+
+def _split(frame: pl.DataFrame, spec: Table) -> Iterator[tuple[dict[str, str], pl.DataFrame]]:
+    """The frame's rows per partition (in order), with partition values checked to be safe folder names."""
     if frame.height == 0:
         return
-    for key, part in frame.partition_by(list(spec.partition_by), as_dict=True, maintain_order=True).items():
-        yield dict(zip(spec.partition_by, (str(k) for k in key))), part
+    keys = list(spec.partition_by)
+    if frame.select(pl.all_horizontal([pl.col(k).eq_missing(pl.col(k).first()).all() for k in keys])).item():
+        pieces = [(tuple(frame[k][0] for k in keys), frame)]
+    else:
+        pieces = list(frame.partition_by(keys, as_dict=True, maintain_order=True).items())
+    for key, part in pieces:
+        for k, v in zip(keys, key):
+            if v is None or not _PARTITION_VALUE.match(str(v)):
+                raise SchemaError(f"{spec.name}: {k} value {v!r} cannot name a partition; use letters, digits, "
+                                  "'.', '_' or '-' (at most 128 characters, not starting with a symbol)")
+        yield dict(zip(keys, (str(v) for v in key))), part
 
 
-def _merge_extras(known: dict[str, dict[str, str]], frames: dict[str, pl.DataFrame]) -> dict[str, dict[str, str]]:
-    merged = {k: dict(v) for k, v in known.items()}
-    for name, frame in frames.items():
-        spec = table(name)
-        for col in frame.columns:
-            if col not in spec.names and frame[col].dtype != pl.Null:
-                merged.setdefault(name, {}).setdefault(col, str(frame[col].dtype))
-    return merged
+def _select_trusted(frame: pl.DataFrame, spec: Table) -> pl.DataFrame:
+    """Column order and dtypes of the contract for frames that already satisfy it (validator output)."""
+    exprs = []
+    for col in spec.columns:
+        if col.name in frame.columns:
+            expr = pl.col(col.name)
+            exprs.append(expr if frame.schema[col.name] == col.dtype else expr.cast(col.dtype))
+        else:
+            exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
+    extra = [c for c in frame.columns if c not in spec.names] if spec.allow_extra else []
+    return frame.select(exprs + extra)
 
 
 _DTYPES = {
