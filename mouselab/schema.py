@@ -178,10 +178,13 @@ QUARANTINE_REASONS: dict[str, str] = {
     "sentinel_coordinate": "a coordinate holds a sentinel such as 65535 (the recorder had no position)",
     "out_of_screen": "a coordinate lies beyond any plausible desktop (see coordinate_limit_px / screen_px)",
     "duplicate_timestamp": "the timestamp equals the previous accepted sample of the same trial/session",
-    "non_monotonic_timestamp": "the timestamp is earlier than an accepted sample before it",
-    "clock_jump": "the clock jumped by more than clock_jump_ms (an isolated spike or a jump backwards)",
-    "impossible_speed": "an isolated position spike: moving there and back exceeds max_speed_px_per_ms",
-    "unit_mismatch": "timestamps of this trial/session are in another unit than the rest of the file",
+    "non_monotonic_timestamp": "the timestamp is earlier than an accepted sample before it (a late sample, a "
+                               "run of up to max_run_samples ahead of the clock, or the boundary of a step back)",
+    "clock_jump": "the clock jumped by more than clock_jump_ms: a run of up to max_run_samples that comes back "
+                  "(the whole run), or the boundary sample of a step that stays (the unit is split)",
+    "impossible_speed": "a run of up to max_run_samples positions entered and left faster than "
+                        "max_speed_px_per_ms (a spike or a teleport and back)",
+    "unit_mismatch": "a stretch of timestamps in seconds or microseconds inside a file in milliseconds",
     "unknown_event_code": "an event / state / button code the format does not define",
     "truncated_line": "the line has fewer fields than the header",
     "extra_fields": "the line has more fields than the header",

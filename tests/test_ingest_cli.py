@@ -45,3 +45,20 @@ def test_generic_mapping_options_and_segment(tmp_path):
     again = CliRunner().invoke(segment_command, ["--store", str(store), "--study", "bb"])
     assert again.exit_code == 0 and again.output.splitlines()[-1] == result.output.splitlines()[-1]
     assert set(Store(store).read("actions")["type"]) == {"MM", "PC", "DD"}
+
+
+def test_run_length_option_decides_run_or_step(tmp_path):
+    """The fixture's clock leaves for three samples (+25 h) and comes back (rows 12-14): a run by default;
+    with --max-run 2 it is two steps, each quarantined at its boundary, splitting the session."""
+    args = ["generic", str(FIXTURES / "runs" / "r01_clock_run.csv"), "--map", "participant=user,t=time,x=posX,y=posY",
+            "--time-unit", "ms"]
+    as_run = CliRunner().invoke(command, args + ["--store", str(tmp_path / "a")])
+    assert as_run.exit_code == 0, as_run.output
+    assert "60 read, 57 stored, 3 quarantined (clock_jump 3)" in as_run.output
+    as_steps = CliRunner().invoke(command, args + ["--store", str(tmp_path / "b"), "--max-run", "2"])
+    assert as_steps.exit_code == 0, as_steps.output
+    assert "60 read, 58 stored, 2 quarantined (clock_jump 2)" in as_steps.output
+    sessions = Store(tmp_path / "b").scan("samples").select("session").unique().collect()["session"].sort().to_list()
+    assert sessions == ["r01_clock_run", "r01_clock_run~2", "r01_clock_run~3"]
+    bad = CliRunner().invoke(command, args + ["--store", str(tmp_path / "c"), "--max-run", "0"])
+    assert bad.exit_code == 2 and "--max-run" in bad.output

@@ -50,8 +50,14 @@ def _screen(value: str | None) -> tuple[int, int] | None:
 @click.option("--table", "table_name", default=None, help="mouselab: table held by the files (default samples).")
 @click.option("--encoding", default=None, help="Text encoding of the files when not UTF-8 (e.g. latin-1).")
 @click.option("--max-speed", "max_speed_px_per_ms", type=float, default=None,
-              help="Speed (px/ms) above which an isolated position spike is quarantined [30].")
-@click.option("--clock-jump-ms", type=float, default=None, help="Time jump treated as a clock fault [3600000].")
+              help="Speed (px/ms) above which a position spike or teleport run is quarantined [30].")
+@click.option("--clock-jump-ms", type=float, default=None,
+              help="Time jump treated as a clock fault: a run that comes back is quarantined, a step that stays "
+                   "splits the session [3600000].")
+@click.option("--max-run", "max_run_samples", type=click.IntRange(1, 1000), default=None,
+              help="Longest run of bad samples (clock or position) recognised as a run, not a step [10].")
+@click.option("--min-step-ms", type=float, default=None,
+              help="Shortest plausible step between samples, used to recognise stretches in s or µs [0.1].")
 @click.option("--coordinate-limit", "coordinate_limit_px", type=float, default=None,
               help="|x| or |y| beyond this (px) is out of screen [16384].")
 @click.option("--screen", default=None, metavar="WxH",
@@ -65,7 +71,8 @@ def _screen(value: str | None) -> tuple[int, int] | None:
 def command(fmt: str, paths: tuple[Path, ...], store_path: Path, study: str, on_error: str, duplicates: str | None,
             mapping: str | None, time_unit: str | None, participant: str | None, session: str | None,
             table_name: str | None, encoding: str | None, max_speed_px_per_ms: float | None,
-            clock_jump_ms: float | None, coordinate_limit_px: float | None, screen: str | None, segment: bool,
+            clock_jump_ms: float | None, max_run_samples: int | None, min_step_ms: float | None,
+            coordinate_limit_px: float | None, screen: str | None, segment: bool,
             pseudonymise: bool | None, quiet: bool) -> None:
     """Read FORMAT files (or folders, searched recursively) at PATHS and write them to a store.
 
@@ -98,6 +105,7 @@ def command(fmt: str, paths: tuple[Path, ...], store_path: Path, study: str, on_
         "duplicates": duplicates, "mapping": mapping, "time_unit": time_unit, "participant": participant,
         "session": session, "table_name": table_name, "encoding": encoding,
         "max_speed_px_per_ms": max_speed_px_per_ms, "clock_jump_ms": clock_jump_ms,
+        "max_run_samples": max_run_samples, "min_step_ms": min_step_ms,
         "coordinate_limit_px": coordinate_limit_px, "screen_px": _screen(screen),
     }
     options = {k: v for k, v in options.items() if v is not None}

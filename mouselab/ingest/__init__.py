@@ -57,7 +57,8 @@ FORMATS: dict[str, tuple[Reader, str]] = {
 }
 
 #: options that configure validation rather than a reader
-VALIDATION_OPTIONS = {"duplicates", "max_speed_px_per_ms", "clock_jump_ms", "coordinate_limit_px", "screen_px", "sentinels"}
+VALIDATION_OPTIONS = {"duplicates", "max_speed_px_per_ms", "clock_jump_ms", "coordinate_limit_px", "screen_px", "sentinels",
+                      "max_run_samples", "min_step_ms"}
 
 
 @dataclass(frozen=True)
