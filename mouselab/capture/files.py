@@ -27,6 +27,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mouselab._fsync import fsync_dir
+
 CAPTURE_DIR = "capture"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 COMMANDS = ("pause", "resume", "stop")
@@ -79,20 +81,6 @@ def session_meta_path(store: Path, study: str, participant: str, session: str) -
 
 
 # ------------------------------------------------------------------------------------------ atomic files
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mouselab._fsync import fsync_dir, fsync_file
 from mouselab.schema import SCHEMA_VERSION, TABLES
 
 MANIFEST_NAME = "manifest.json"
@@ -130,22 +131,6 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def fsync_file(path: Path) -> None:
-    """Flush a file's data to disk (before a manifest that lists it is committed)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a folder's entries (new names, renames) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 

@@ -401,14 +401,10 @@ def _one_session(rng: np.random.Generator, *, duration_s, screen_px, rate_hz):
         elif kind == 1:  # drag an item somewhere else
             end = move(random_point(40.0), np.array([48.0, 48.0]), t + react, drag=False)
             down = _ms(end + rng.uniform(60.0, 200.0))
-            xy = np.rint(pos)
-            extra.append((down, xy[0], xy[1], "down", 1))
-            events.append(_event(down, "click_down", button="left", x=xy[0], y=xy[1]))
+            _left_button(extra, events, down, pos, pressed=True)
             end = move(random_point(40.0), np.array([80.0, 80.0]), _ms(down + rng.uniform(80.0, 200.0)), drag=True)
             up = _ms(end + rng.uniform(50.0, 150.0))
-            xy = np.rint(pos)
-            extra.append((up, xy[0], xy[1], "up", 0))
-            events.append(_event(up, "click_up", button="left", x=xy[0], y=xy[1]))
+            _left_button(extra, events, up, pos, pressed=False)
             t = up
         else:  # scroll burst, sometimes after moving to the content area
             if rng.random() < 0.5:
@@ -535,15 +531,11 @@ def _styled_session(rng: np.random.Generator, style: PersonStyle, *, duration_s,
         elif kind == 1:  # drag an item somewhere else
             end = move(target(40.0), np.array([48.0, 48.0]), t + react, drag=False)
             down = _ms(end + lognormal(style.pre_click_ms, 0.35, min_gap, 1000.0))
-            xy = np.rint(pos)
-            extra.append((down, xy[0], xy[1], "down", 1))
-            events.append(_event(down, "click_down", button="left", x=xy[0], y=xy[1]))
+            _left_button(extra, events, down, pos, pressed=True)
             end = move(target(40.0), np.array([80.0, 80.0]), _ms(down + lognormal(130.0, 0.3, 2 * min_gap, 600.0)),
                        drag=True)
             up = _ms(end + lognormal(90.0, 0.3, min_gap, 400.0))
-            xy = np.rint(pos)
-            extra.append((up, xy[0], xy[1], "up", 0))
-            events.append(_event(up, "click_up", button="left", x=xy[0], y=xy[1]))
+            _left_button(extra, events, up, pos, pressed=False)
             t = up
         else:  # scroll burst, sometimes after moving to the content area
             if rng.random() < 0.5:
@@ -614,6 +606,13 @@ def _timeline(rng: np.random.Generator, plans: list[SubmovementPlan], drag_flags
     if np.any(np.diff(samples["t_ms"]) <= 0):  # pragma: no cover - guarded by construction
         raise AssertionError("free-use timeline produced non-increasing timestamps")
     return samples
+
+
+def _left_button(extra: list[tuple], events: list[dict], t_ms: float, pos: np.ndarray, *, pressed: bool) -> None:
+    """Record a left-button press or release at ``t_ms`` where the pointer is: a sample row and an event."""
+    xy = np.rint(pos)
+    extra.append((t_ms, xy[0], xy[1], "down" if pressed else "up", 1 if pressed else 0))
+    events.append(_event(t_ms, "click_down" if pressed else "click_up", button="left", x=xy[0], y=xy[1]))
 
 
 def _ms(value) -> float:
