@@ -47,3 +47,18 @@ def test_report_labels_hide_ids_consistently_across_frames():
     assert out["samples"]["participant"][0] == out["events"]["participant"][1]  # P07 keeps one label
     assert out["samples"]["participant"][2] == out["events"]["participant"][0]  # P02 too
     assert report_labels({"samples": samples, "events": events}, seed=1)["samples"].equals(out["samples"])
+
+
+def test_report_labels_number_sessions_per_person():
+    from mouselab.privacy import report_labels
+
+    samples = pl.DataFrame({"participant": ["user7", "user7", "user7", "user9"],
+                            "session": ["session_0041905381", "session_0041905381", "session_0012", "session_0012"]})
+    events = pl.DataFrame({"participant": ["user9", "user7"], "session": ["session_0012", "session_0041905381"]})
+    out = report_labels({"samples": samples, "events": events}, seed=3)
+    # each person's sessions are numbered in id order: user7 has session_0012 (1) and session_0041905381 (2)
+    assert out["samples"]["session"].to_list() == ["session 2", "session 2", "session 1", "session 1"]
+    assert out["events"]["session"].to_list() == ["session 1", "session 2"]
+    assert out["samples"]["participant"][0] == out["events"]["participant"][1]
+    text = str(out["samples"]) + str(out["events"])
+    assert "user" not in text and "session_0" not in text

@@ -44,10 +44,13 @@ def test_workday_report_renders_on_balabit_sessions(tmp_path):
     assert result.ok, result.error
     assert set(result.results["action_counts"]) == {"MM", "PC", "DD"}
     sessions = result.results["sessions"]["rows"]
-    # by default the report labels people neutrally: the sessions are there, the ids are not
-    assert sorted(r[1] for r in sessions) == ["session_0041905381", "session_0113960221", "session_2144641057"]
+    # by default the report labels people and sessions neutrally: the sessions are there, the ids are not
+    # (user12 has two sessions, user29 one; session ids are file names that name the user's folder)
+    assert sorted((r[0], r[1]) for r in sessions)[0][1] == "session 1"
+    assert sorted(r[1] for r in sessions) == ["session 1", "session 1", "session 2"]
     assert {r[0] for r in sessions} == {"person 1", "person 2"}
     html = result.html.read_text()
+    assert "session_0" not in html and "session_2" not in html  # (the ids asked for stay in the parameters)
     assert html.count("vegaEmbed(") >= 5 and "<script src=" not in html
     labelled = run_notebook(NOTEBOOK, out_dir=tmp_path / "ids", parameters={
         "store": str(store.path), "study": "balabit", "participants": "user12,user29", "bin_min": 0.5,

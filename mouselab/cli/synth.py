@@ -147,9 +147,11 @@ def balabit(out: Path, users: int, sessions: int, minutes: float, seed: int, scr
                f"{counts.get('sentinel_coordinate', 0):,} sentinel coordinates "
                f"({table.height / max(rows, 1):.2%} of rows; listed in {out / 'expected_quarantine.csv'})")
     if schedule == "rdp":
-        clocks = (f"{kept['client_repeats']:,} rows repeating the previous client timestamp, "
-                  f"{kept['record_repeats']:,} the previous record timestamp")
+        clocks = (f"{kept['client_repeats']:,} rows repeating the previous client timestamp (the data set's "
+                  f"clock ties: counted above as duplicates), {kept['record_repeats']:,} repeating the previous "
+                  "record timestamp (not used as sample time)")
     else:
         clocks = f"record timestamps jittered, {kept['record_batched']:,} rows batched"
-    click.echo(f"  valid quirks kept: {kept['edge_rows']:,} rows clamped at a screen edge; {clocks}")
+    click.echo(f"  recording quirks in the files: {kept['edge_rows']:,} rows clamped at a screen edge (valid, "
+               f"stored); {clocks}")
     click.echo(f"next: mouselab ingest balabit {root} --store STORE --study balabit --segment")

@@ -231,13 +231,14 @@ def rekey_frame(frame: pl.DataFrame, *, new_key: bytes) -> pl.DataFrame:
 
 def report_labels(frames: dict[str, "pl.DataFrame"], *, seed: int) -> dict[str, "pl.DataFrame"]:
     """Replace participant ids by neutral labels (``person 1`` … ``person k``, zero-padded from 10 people on
-    so that they sort in number order) for a report (pure).
+    so that they sort in number order) and session ids by ``session 1`` … per person, for a report (pure).
 
     Reports about whole working sessions (activity, idle time, breaks) describe what a person did all
-    day; labelled with ids they read as a record of that person. The labels are assigned in a seeded
-    random order that does not follow the ids, consistently across all ``frames``, so tables and charts
-    of one report still line up while the report itself no longer names anyone. (The mapping is not
-    returned: a report has no use for it.)
+    day; labelled with ids they read as a record of that person. Session ids can name the person too (a
+    file name in a public data set, a date). The person labels are assigned in a seeded random order that
+    does not follow the ids; sessions are numbered in the order of their ids within each person. Both are
+    consistent across all ``frames``, so tables and charts of one report still line up while the report
+    itself no longer names anyone. (The mapping is not returned: a report has no use for it.)
     """
     import numpy as np
     import polars as pl
@@ -247,8 +248,25 @@ def report_labels(frames: dict[str, "pl.DataFrame"], *, seed: int) -> dict[str, 
     order = np.random.default_rng(seed).permutation(len(people))
     width = len(str(len(people)))  # "person 01" … "person 12": labels sort in number order
     mapping = {p: f"person {int(k) + 1:0{width}d}" for p, k in zip(people, order)}
-    return {
-        name: f.with_columns(pl.col("participant").replace_strict(mapping, default=None, return_dtype=pl.String))
-        if "participant" in f.columns else f
-        for name, f in frames.items()
-    }
+    sep = "\x1f"
+    pairs = sorted({(p, s) for f in frames.values() if {"participant", "session"} <= set(f.columns)
+                    for p, s in f.select("participant", "session").drop_nulls().unique().iter_rows()})
+    per_person: dict[str, list[str]] = {}
+    for p, s in pairs:
+        per_person.setdefault(p, []).append(s)
+    sessions = {}
+    for p, ids in per_person.items():
+        digits = len(str(len(ids)))
+        sessions.update({f"{p}{sep}{s}": f"session {j + 1:0{digits}d}" for j, s in enumerate(ids)})
+
+    def relabel(f: "pl.DataFrame") -> "pl.DataFrame":
+        if "participant" not in f.columns:
+            return f
+        cols = []
+        if "session" in f.columns and sessions:
+            key = pl.concat_str([pl.col("participant"), pl.col("session")], separator=sep)
+            cols.append(key.replace_strict(sessions, default=None, return_dtype=pl.String).alias("session"))
+        cols.append(pl.col("participant").replace_strict(mapping, default=None, return_dtype=pl.String))
+        return f.with_columns(cols)
+
+    return {name: relabel(f) for name, f in frames.items()}
