@@ -62,3 +62,31 @@ def test_run_length_option_decides_run_or_step(tmp_path):
     assert sessions == ["r01_clock_run", "r01_clock_run~2", "r01_clock_run~3"]
     bad = CliRunner().invoke(command, args + ["--store", str(tmp_path / "c"), "--max-run", "0"])
     assert bad.exit_code == 2 and "--max-run" in bad.output
+
+
+def test_a_corrected_file_replaces_every_split_part_of_its_session(tmp_path):
+    """The fixture's clock steps forward by 2 h at line 27 and stays: the session is split (`~2`). After the
+    file is corrected (times continue normally), ingesting it again leaves one session, not the old `~2`."""
+    src = FIXTURES / "runs" / "r03_clock_step_forward.csv"
+    args = ["generic", "--map", "participant=user,t=time,x=posX,y=posY", "--time-unit", "ms",
+            "--store", str(tmp_path / "s")]
+    first = CliRunner().invoke(command, args[:1] + [str(src)] + args[1:])
+    assert first.exit_code == 0, first.output
+    store = Store(tmp_path / "s")
+    sessions = store.scan("samples").select("session").unique().collect()["session"].sort().to_list()
+    assert sessions == ["r03_clock_step_forward", "r03_clock_step_forward~2"]
+    lines = src.read_text().splitlines()
+    fixed, shift = [lines[0]], None
+    for number, line in enumerate(lines[1:], start=2):
+        user, t, x, y = line.split(",")
+        if number == 27:
+            shift = float(t) - 5250.0  # the step: continue 10 ms after the last good sample
+        fixed.append(f"{user},{float(t) - shift if shift is not None else float(t):g},{x},{y}")
+    corrected = tmp_path / "r03_clock_step_forward.csv"
+    corrected.write_text("\n".join(fixed) + "\n")
+    again = CliRunner().invoke(command, args[:1] + [str(corrected)] + args[1:])
+    assert again.exit_code == 0, again.output
+    assert "0 quarantined" in again.output
+    stored = Store(tmp_path / "s").scan("samples").collect()
+    assert stored["session"].unique().to_list() == ["r03_clock_step_forward"]
+    assert stored.height == len(lines) - 1

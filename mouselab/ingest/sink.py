@@ -44,9 +44,12 @@ class StoreTransaction:
                  timeout_s: float | None = None) -> None:
         self.store = store
         self.tx: Transaction = store.transaction(merge_rows=merge_rows, buffer_rows=buffer_rows, timeout_s=timeout_s)
+        self._sessions: set[tuple[str, str, str]] = set()  # (study, participant, session) of samples written
 
     def add(self, name: str, frame: pl.DataFrame, *, trusted: bool = False) -> None:
         """Add rows of table ``name`` (validated against the contract unless ``trusted``)."""
+        if name == "samples" and frame.height and {"study", "participant", "session"} <= set(frame.columns):
+            self._sessions.update(frame.select("study", "participant", "session").unique().iter_rows())
         self.tx.write(name, frame, trusted=trusted)
 
     def declare_units(self, name: str, frame: pl.DataFrame) -> None:
@@ -55,7 +58,28 @@ class StoreTransaction:
 
     def commit(self) -> WriteSummary:
         """Make everything visible in one manifest replacement; returns what changed."""
+        self._replace_stale_splits()
         return self.tx.commit()
+
+    def _replace_stale_splits(self) -> None:
+        """Sessions the validator split at a clock step are stored as ``<session>~2``, ``~3`` …; when a
+        session is written again (say, from a corrected file) its earlier split parts are replaced too,
+        so no part of the old version survives beside the new one."""
+        bases = {(st, p, s.split("~")[0]) for st, p, s in self._sessions}
+        if not bases or "samples" not in self.store.manifest.tables:
+            return
+        people = sorted({p for _, p, _ in bases})
+        stored = (self.store.scan("samples", participants=people)
+                  .filter(pl.col("session").str.contains(r"~\d+$"))
+                  .select("study", "participant", "session", "trial").unique().collect())
+        if stored.height == 0:
+            return
+        wanted = pl.DataFrame(sorted(bases), schema=["study", "participant", "base"], orient="row")
+        stale = (stored.with_columns(pl.col("session").str.replace(r"~\d+$", "").alias("base"))
+                 .join(wanted, on=["study", "participant", "base"], how="semi").drop("base"))
+        if stale.height:
+            self.tx.declare_units("samples", stale)
+            self.tx.declare_units("events", stale.select("study", "participant", "session").unique())
 
     def abort(self) -> None:
         """Drop everything staged; the store is unchanged."""
