@@ -31,7 +31,6 @@ erases it (:func:`mouselab.privacy.erasure.erase_participant`, logged in the aud
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -418,21 +417,9 @@ def _append(store_path, action: str, participant: str, study: str, purpose: str,
     path = registry_path(store_path)
     if not path.parent.parent.exists():
         raise FileNotFoundError(f"{path.parent.parent}: no such store folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(asdict(record), sort_keys=True, ensure_ascii=True) + "\n").encode()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":  # torn tail from a crash: never acknowledged, cut it
-            data = os.pread(fd, size, 0)
-            os.ftruncate(fd, data.rfind(b"\n") + 1)
-        view = memoryview(line)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # closing releases the lock
+    from mouselab.privacy.governance import append_jsonl  # locked, fsynced, torn tail cut
+
+    append_jsonl(path, asdict(record))
     return record
 
 
